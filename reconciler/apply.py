@@ -1,0 +1,130 @@
+"""Carrying out a plan: creates and updates in dependency order, then deletes in reverse.
+
+A resource that fails does not stop the others; a resource whose dependency failed is skipped.
+Each change is re-planned just before it runs, so references resolve to what was registered a
+moment before (a new task definition revision) and nothing stale is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from reconciler.aws import Aws, AwsError
+from reconciler.config import Config
+from reconciler.kinds import REGISTRY, Context, ordered
+from reconciler.kinds.base import PENDING_SUFFIX
+from reconciler.plan import Change, Plan, plan_resource, resolve_refs
+from reconciler.mask import mask_text
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Outcome:
+    change: Change
+    result: str  # created | configured | replaced | deleted | skipped | failed
+    error: str = ""
+    arn: str = ""
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.result in ("failed", "skipped")]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+Listener = Callable[[Outcome], None]
+
+
+async def _run_one(
+    aws: Aws, change: Change, ctx: Context, config: Config, allow_replace: bool
+) -> Outcome:
+    kind = change.kind
+    if change.action == "delete":
+        assert change.live is not None
+        await kind.delete(aws, change.live)
+        return Outcome(change, "deleted", arn=change.live.arn)
+    assert change.manifest is not None
+    fresh = plan_resource(kind, change.manifest, change.live, ctx, config.ignore_rules(change.manifest))
+    resolve_refs(fresh, ctx)
+    if fresh.action == "noop":
+        return Outcome(fresh, "unchanged", arn=fresh.live.arn if fresh.live else "")
+    desired = fresh.desired or {}
+    if any(isinstance(v, str) and v.endswith(PENDING_SUFFIX) for v in desired.values()):
+        return Outcome(fresh, "skipped", "a resource it references was not applied")
+    if fresh.action == "create":
+        arn = await kind.create(aws, fresh.key, desired, ctx)
+        return Outcome(fresh, "created", arn=arn)
+    assert fresh.live is not None
+    if fresh.action == "replace":
+        if not allow_replace:
+            fields = ", ".join(sorted({str(f.path[0]) for f in fresh.fields
+                                       if str(f.path[0]) in kind.replace_fields}))
+            return Outcome(fresh, "skipped",
+                           f"{fields} cannot be changed in place; re-run with --allow-replace")
+        arn = await kind.replace(aws, fresh.key, desired, fresh.live, ctx)
+        return Outcome(fresh, "replaced", arn=arn)
+    changed = {str(f.path[0]) for f in fresh.fields if f.path}
+    arn = await kind.update(aws, fresh.key, desired, fresh.live, changed, ctx)
+    return Outcome(fresh, "configured", arn=arn)
+
+
+async def apply_plan(
+    aws: Aws,
+    plan: Plan,
+    ctx: Context,
+    config: Config,
+    *,
+    allow_replace: bool = False,
+    listener: Listener | None = None,
+) -> ApplyResult:
+    """Run every pending change: kinds in dependency order, the resources of one kind
+    concurrently (bounded by the AWS adapter), deletes last in reverse order."""
+    result = ApplyResult()
+    rank = {k.kind: k.order for k in ordered()}
+    work = [c for c in plan.changes if c.action != "delete"]
+    deletes = [c for c in plan.changes if c.action == "delete"]
+    phases: dict[tuple[int, int], list[Change]] = {}
+    for c in work:
+        phases.setdefault((0, rank[c.key.kind]), []).append(c)
+    for c in deletes:
+        phases.setdefault((1, -rank[c.key.kind]), []).append(c)
+
+    async def run(change: Change) -> Outcome:
+        bound = log.bind(kind=change.key.kind, name=change.key.name, cluster=change.key.cluster,
+                         revision=ctx.revision)
+        try:
+            outcome = await _run_one(aws, change, ctx, config, allow_replace)
+        except AwsError as exc:
+            outcome = Outcome(change, "failed", mask_text(str(exc)))
+        except Exception as exc:  # one resource's failure must not stop the others
+            outcome = Outcome(change, "failed", mask_text(f"{type(exc).__name__}: {exc}"))
+        if outcome.result in ("failed", "skipped"):
+            bound.error("apply.failed", result=outcome.result, error=outcome.error)
+        elif outcome.result != "unchanged":
+            bound.info("apply.done", result=outcome.result, arn=outcome.arn)
+        return outcome
+
+    for phase in sorted(phases):
+        changes = sorted(phases[phase], key=lambda c: str(c.key))
+        for outcome in await asyncio.gather(*(run(c) for c in changes)):
+            if outcome.result == "unchanged":
+                continue
+            result.outcomes.append(outcome)
+            if listener:
+                listener(outcome)
+    return result
+
+
+__all__ = ["REGISTRY", "ApplyResult", "Outcome", "apply_plan"]

@@ -1,0 +1,116 @@
+"""The one door to AWS: boto3 clients with adaptive retries, called from asyncio with a bounded
+number of calls in flight, and counted by operation.
+
+Region, endpoint and credentials come from the standard AWS environment (AWS_REGION,
+AWS_ENDPOINT_URL, profiles), so the same code runs against AWS or a local moto server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import boto3
+import structlog
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_MAX_IN_FLIGHT = 16
+
+
+class AwsError(Exception):
+    """An AWS call failed after botocore's own retries."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+
+
+class Aws:
+    """boto3 behind a semaphore. Clients are built once (they are thread-safe and costly)."""
+
+    def __init__(
+        self,
+        *,
+        session: boto3.session.Session | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_attempts: int = 10,
+    ) -> None:
+        self._session = session or boto3.session.Session()
+        self._config = Config(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            max_pool_connections=max(max_in_flight, 10),
+        )
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._sem: asyncio.Semaphore | None = None
+        self._max_in_flight = max_in_flight
+        self.calls: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        # Describe results of immutable objects (task definition revisions), by ARN.
+        self.cache: dict[str, Any] = {}
+
+    @property
+    def region(self) -> str:
+        return self._session.region_name or "us-east-1"
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, config=self._config, region_name=self.region  # type: ignore[call-overload]
+                )
+            return self._clients[service]
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self._max_in_flight)
+        return self._sem
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call e.g. ("ecs", "describe_services"); raises AwsError with the AWS error code."""
+        fn = getattr(self.client(service), operation)
+        name = f"{service}:{operation}"
+        async with self._semaphore():
+            self.calls[name] += 1
+            try:
+                result: dict[str, Any] = await asyncio.to_thread(fn, **params)
+            except ClientError as exc:
+                self.errors[name] += 1
+                err = exc.response.get("Error", {})
+                raise AwsError(name, str(err.get("Code", "")), str(err.get("Message", ""))) from exc
+        return result
+
+    async def pages(
+        self, service: str, operation: str, token_in: str, token_out: str, **params: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Each page of a paginated call, following `token_out` into `token_in`."""
+        token: str | None = None
+        while True:
+            args = dict(params)
+            if token:
+                args[token_in] = token
+            page = await self.call(service, operation, **args)
+            yield page
+            token = page.get(token_out)
+            if not token:
+                return
+
+    def reset_counts(self) -> None:
+        self.calls.clear()
+        self.errors.clear()
+
+
+async def gather_limited(*aws: Any) -> list[Any]:
+    """asyncio.gather, re-raising the first error after every task has finished."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return list(results)

@@ -1,0 +1,272 @@
+"""The embedded default: a moto server on 127.0.0.1 standing in for AWS.
+
+This adapter is the only place that knows it talks to moto. moto has measured gaps
+(shared/MOTO.md); each is closed here, by making moto behave like AWS, so that the reconciler's
+core never branches on moto. Each patch has a test (tests/test_embedded.py) that fails once
+moto itself behaves, so the patch can be dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+DEFAULT_REGION = "eu-west-1"
+
+# CreateService parameters moto drops (MOTO.md gap 1); UpdateService keeps them.
+_DROPPED_ON_CREATE = (
+    "deploymentConfiguration",
+    "enableExecuteCommand",
+    "capacityProviderStrategy",
+    "healthCheckGracePeriodSeconds",
+    "enableECSManagedTags",
+    "availabilityZoneRebalancing",
+    "placementConstraints",
+    "placementStrategy",
+    "serviceConnectConfiguration",
+    "volumeConfigurations",
+)
+
+_patched = False
+_patch_lock = threading.Lock()
+
+
+def _snake(name: str) -> str:
+    out = ""
+    for ch in name:
+        out += f"_{ch.lower()}" if ch.isupper() else ch
+    return out
+
+
+def _service_defaults(params: dict[str, Any], cluster: Any) -> dict[str, Any]:
+    """What AWS fills into a new service that moto leaves out (NORMALIZATION.md 31-40)."""
+    filled: dict[str, Any] = {}
+    daemon = params.get("schedulingStrategy") == "DAEMON"
+    dc = dict(params.get("deploymentConfiguration") or {})
+    dc.setdefault("maximumPercent", 100 if daemon else 200)
+    dc.setdefault("minimumHealthyPercent", 0 if daemon else 100)
+    dc.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
+    filled["deploymentConfiguration"] = dc
+    filled["enableExecuteCommand"] = bool(params.get("enableExecuteCommand", False))
+    filled["enableECSManagedTags"] = bool(params.get("enableECSManagedTags", False))
+    filled["healthCheckGracePeriodSeconds"] = int(params.get("healthCheckGracePeriodSeconds", 0))
+    filled["availabilityZoneRebalancing"] = params.get("availabilityZoneRebalancing", "ENABLED")
+    strategy = params.get("capacityProviderStrategy")
+    if not strategy and not params.get("launchType"):
+        strategy = list(getattr(cluster, "default_capacity_provider_strategy", None) or [])
+    if strategy:
+        filled["capacityProviderStrategy"] = [
+            {"base": 0, **s} for s in strategy
+        ]
+        filled["launchType"] = None
+    launch = params.get("launchType")
+    uses_fargate = launch == "FARGATE" or any(
+        str(s.get("capacityProvider", "")).startswith("FARGATE") for s in strategy or []
+    )
+    if uses_fargate:
+        filled["platformVersion"] = params.get("platformVersion") or "LATEST"
+    nc = params.get("networkConfiguration")
+    if isinstance(nc, dict) and isinstance(nc.get("awsvpcConfiguration"), dict):
+        vpc = {"assignPublicIp": "DISABLED", **nc["awsvpcConfiguration"]}
+        filled["networkConfiguration"] = {**nc, "awsvpcConfiguration": vpc}
+    for k in ("placementConstraints", "placementStrategy", "serviceConnectConfiguration",
+              "volumeConfigurations"):
+        if k in params:
+            filled[k] = params[k]
+    return filled
+
+
+def _fill_container_defaults(td: Any) -> None:
+    """What AWS fills into container definitions on register that moto leaves out."""
+    mode = td.network_mode or "bridge"
+    for c in td.container_definitions:
+        for p in c.get("portMappings") or []:
+            p.setdefault("protocol", "tcp")
+            if "containerPort" in p and "containerPortRange" not in p:
+                p.setdefault("hostPort", p["containerPort"] if mode in ("awsvpc", "host") else 0)
+        hc = c.get("healthCheck")
+        if isinstance(hc, dict):
+            hc.setdefault("interval", 30)
+            hc.setdefault("retries", 3)
+            hc.setdefault("timeout", 5)
+
+
+def patch_moto() -> None:
+    """Make moto's ECS behave like AWS where it measurably does not. Idempotent."""
+    global _patched
+    with _patch_lock:
+        if _patched:
+            return
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        original_create = EC2ContainerServiceResponse.create_service
+        original_register = EC2ContainerServiceResponse.register_task_definition
+        original_update = EC2ContainerServiceResponse.update_service
+
+        def create_service(self: Any) -> Any:
+            cluster_name = str(self._get_param("cluster", "default")).split("/")[-1]
+            name = self._get_param("serviceName")
+            backend = self.ecs_backend
+            existing = backend.services.get(f"{cluster_name}:{name}")
+            if existing is not None and existing.status == "ACTIVE":
+                # AWS refuses to create an ACTIVE service twice (MOTO.md gap 3).
+                from moto.ecs.exceptions import InvalidParameterException
+
+                raise InvalidParameterException("Creation of service was not idempotent.")
+            result = original_create(self)
+            service = backend.services[f"{cluster_name}:{name}"]
+            params = {k: self._get_param(k) for k in
+                      (*_DROPPED_ON_CREATE, "launchType", "schedulingStrategy",
+                       "platformVersion", "networkConfiguration")}
+            params = {k: v for k, v in params.items() if v is not None}
+            cluster = backend.clusters.get(cluster_name)
+            for key, value in _service_defaults(params, cluster).items():
+                setattr(service, _snake(key), value)
+            for d in service.deployments:
+                d["launchType"] = service.launch_type
+                d["platformVersion"] = service.platform_version
+            return result
+
+        def update_service(self: Any) -> Any:
+            result = original_update(self)
+            cluster_name = str(self._get_param("cluster", "default")).split("/")[-1]
+            name = str(self._get_param("service")).split("/")[-1]
+            service = self.ecs_backend.services.get(f"{cluster_name}:{name}")
+            td = self._get_param("taskDefinition")
+            if service is not None and td:
+                # AWS stores the full ARN whatever form was sent (MOTO.md gap 2).
+                service.task_definition = self.ecs_backend.describe_task_definition(td).arn
+            return result
+
+        def register_task_definition(self: Any) -> Any:
+            result = original_register(self)
+            family = self._get_param("family")
+            revisions = self.ecs_backend.task_definitions.get(family) or {}
+            if revisions:
+                _fill_container_defaults(revisions[max(revisions)])
+            return result
+
+        EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
+        EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
+        EC2ContainerServiceResponse.register_task_definition = (  # type: ignore[method-assign]
+            register_task_definition
+        )
+        _patched = True
+
+
+class EmbeddedAws:
+    """A moto server on 127.0.0.1, patched to behave like AWS. `url` is its endpoint."""
+
+    def __init__(self, port: int = 0, patched: bool = True) -> None:
+        from moto.server import ThreadedMotoServer
+
+        if patched:
+            patch_moto()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.url = ""
+
+    def start(self) -> EmbeddedAws:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+            resp.read()
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION),
+            "AWS_REGION": os.environ.get("AWS_REGION", DEFAULT_REGION),
+            **DUMMY_CREDENTIALS,
+        }
+
+
+@contextmanager
+def embedded_aws() -> Iterator[EmbeddedAws]:
+    """Start the embedded server and point the standard AWS environment at it."""
+    server = EmbeddedAws().start()
+    saved = {k: os.environ.get(k) for k in server.environment()}
+    os.environ.update(server.environment())
+    for k in ("AWS_PROFILE",):
+        os.environ.pop(k, None)
+    try:
+        yield server
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()
+
+
+DEFAULT_ACCOUNT = "123456789012"
+
+
+def seed_network(url: str, region: str, subnets: list[str], security_groups: list[str]) -> None:
+    """Create the subnets and security groups that manifests name, under those exact IDs.
+
+    moto checks that a service's subnets and security groups exist but cannot create them with
+    chosen IDs, so they are created and then re-keyed in moto's in-process EC2 backend. Only
+    for the embedded default and tests: on AWS the network exists already.
+    """
+    import boto3
+    from moto.ec2.models import ec2_backends
+
+    ec2 = boto3.client("ec2", endpoint_url=url, region_name=region, **{
+        "aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
+    backend = ec2_backends[DEFAULT_ACCOUNT][region]
+    known_subnets = {s.id for az in backend.subnets.values() for s in az.values()}
+    known_groups = {g.id for groups in backend.groups.values() for g in groups.values()}
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    for i, wanted in enumerate(s for s in subnets if s not in known_subnets):
+        sn = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24")["Subnet"]
+        zone = backend.subnets[sn["AvailabilityZone"]]
+        obj = zone.pop(sn["SubnetId"])
+        obj.id = wanted
+        zone[wanted] = obj
+    for wanted in (g for g in security_groups if g not in known_groups):
+        gid = ec2.create_security_group(GroupName=wanted, Description="seeded", VpcId=vpc)["GroupId"]
+        obj = backend.groups[vpc].pop(gid)
+        obj.id = wanted
+        backend.groups[vpc][wanted] = obj
+
+
+def network_ids(value: Any) -> tuple[list[str], list[str]]:
+    """Every subnet-* and sg-* string anywhere in a manifest tree, for `seed_network`."""
+    subnets: set[str] = set()
+    groups: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, str):
+            if v.startswith("subnet-"):
+                subnets.add(v)
+            elif v.startswith("sg-"):
+                groups.add(v)
+
+    walk(value)
+    return sorted(subnets), sorted(groups)

@@ -1,0 +1,169 @@
+"""Cluster: an ECS cluster, its settings, capacity providers and default strategy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reconciler import schema
+from reconciler.aws import Aws, gather_limited
+from reconciler.kinds.base import Context, Kind, Live, tag_map
+from reconciler.manifest import ResourceKey
+from reconciler.normalize import (
+    Doc,
+    Rule,
+    ServerChosen,
+    drop_default,
+    each,
+    key_by,
+    last_segment,
+    prune_empty,
+    sort_set,
+    sort_set_fields,
+    tags_as_map,
+)
+
+DESCRIBE_BATCH = 100
+INCLUDE = ["TAGS", "SETTINGS", "CONFIGURATIONS"]
+CAPACITY_FIELDS = frozenset({"capacityProviders", "defaultCapacityProviderStrategy"})
+UPDATE_FIELDS = frozenset({"settings", "configuration", "serviceConnectDefaults"})
+
+
+def _r_tags(doc: Doc) -> None:
+    tags_as_map(doc)
+
+
+def _r_settings(doc: Doc) -> None:
+    doc["settings"] = key_by(doc.get("settings"), "name", "value")
+
+
+def _r_capacity(doc: Doc) -> None:
+    sort_set_fields(doc, "capacityProviders")
+    for s in each(doc, "defaultCapacityProviderStrategy"):
+        drop_default(s, "base", 0)
+    if isinstance(doc.get("defaultCapacityProviderStrategy"), list):
+        doc["defaultCapacityProviderStrategy"] = sort_set(doc["defaultCapacityProviderStrategy"])
+
+
+def _r_service_connect(doc: Doc) -> None:
+    scd = doc.get("serviceConnectDefaults")
+    if isinstance(scd, dict) and "namespace" in scd:
+        scd["namespace"] = last_segment(scd["namespace"])
+
+
+def _r_exec_logging(doc: Doc) -> None:
+    ecc = (doc.get("configuration") or {}).get("executeCommandConfiguration")
+    drop_default(ecc, "logging", "DEFAULT")
+
+
+def _r_prune(doc: Doc) -> None:
+    pruned = prune_empty(doc)
+    doc.clear()
+    doc.update(pruned)
+
+
+RULES: list[Rule] = [
+    Rule("cluster.tags-map", "Tags compared as a map", _r_tags,
+         ({"tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]},
+          {"tags": {"a": "1", "b": "2"}})),
+    Rule("cluster.settings-map", "settings are a map by name", _r_settings,
+         ({"settings": [{"name": "containerInsights", "value": "enabled"}]},
+          {"settings": {"containerInsights": "enabled"}})),
+    Rule("cluster.capacity-sets", "capacity providers and default strategy are sets; base 0",
+         _r_capacity,
+         ({"capacityProviders": ["FARGATE_SPOT", "FARGATE"],
+           "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1,
+                                                "base": 0}]},
+          {"capacityProviders": ["FARGATE", "FARGATE_SPOT"],
+           "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT",
+                                                "weight": 1}]}), case=37),
+    Rule("cluster.service-connect-namespace", "Service Connect namespace: ARN or name",
+         _r_service_connect,
+         ({"serviceConnectDefaults": {"namespace": "arn:aws:servicediscovery:r:1:namespace/ns-1"}},
+          {"serviceConnectDefaults": {"namespace": "ns-1"}})),
+    Rule("cluster.exec-logging-default", "executeCommandConfiguration.logging DEFAULT = absent",
+         _r_exec_logging,
+         ({"configuration": {"executeCommandConfiguration": {"logging": "DEFAULT"}}},
+          {"configuration": {"executeCommandConfiguration": {}}})),
+    Rule("cluster.empty-is-absent", "[] / {} / null are absent", _r_prune,
+         ({"capacityProviders": [], "settings": {}}, {}), case=1),
+]
+
+SERVER_CHOSEN = [
+    ServerChosen(("settings", "containerInsights"),
+                 "omitted: the account's containerInsights default applies"),
+]
+
+
+class Cluster(Kind):
+    kind = "Cluster"
+    service = "ecs"
+    create_operation = "CreateCluster"
+    identity = ("clusterName",)
+    order = 10
+    rules = RULES
+    server_chosen = SERVER_CHOSEN
+
+    def identity_request(self, key: ResourceKey) -> Doc:
+        return {"clusterName": key.name}
+
+    def to_live(self, c: Doc) -> Live:
+        spec = schema.project(c, schema.input_shape("ecs", "CreateCluster"))
+        spec.pop("clusterName", None)
+        return Live(
+            key=ResourceKey(self.kind, c["clusterName"]),
+            arn=c["clusterArn"],
+            spec=spec,
+            tags=tag_map(c.get("tags")),
+            raw=c,
+        )
+
+    async def _describe(self, aws: Aws, names: Sequence[str]) -> list[Live]:
+        batches = [names[i : i + DESCRIBE_BATCH] for i in range(0, len(names), DESCRIBE_BATCH)]
+
+        async def one(batch: Sequence[str]) -> list[Live]:
+            resp = await aws.call("ecs", "describe_clusters", clusters=list(batch), include=INCLUDE)
+            return [self.to_live(c) for c in resp.get("clusters", [])
+                    if c.get("status") in ("ACTIVE", "PROVISIONING")]
+
+        results = await gather_limited(*(one(b) for b in batches))
+        return [live for chunk in results for live in chunk]
+
+    async def fetch(self, aws: Aws, keys: Sequence[ResourceKey]) -> dict[ResourceKey, Live]:
+        if not keys:
+            return {}
+        lives = await self._describe(aws, sorted({k.name for k in keys}))
+        return {live.key: live for live in lives}
+
+    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
+        arns: list[str] = []
+        async for page in aws.pages(
+            "ecs", "list_clusters", "nextToken", "nextToken", maxResults=100
+        ):
+            arns.extend(page.get("clusterArns", []))
+        lives = await self._describe(aws, sorted(arns))
+        return [live for live in lives if live.owner() == owner]
+
+    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+        resp = await aws.call("ecs", "create_cluster", clusterName=key.name, **desired)
+        return str(resp["cluster"]["clusterArn"])
+
+    async def update(
+        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+    ) -> str:
+        params = {f: desired[f] for f in sorted(fields & UPDATE_FIELDS) if f in desired}
+        if "settings" in fields and "settings" not in desired:
+            params["settings"] = [{"name": "containerInsights", "value": "disabled"}]
+        if params:
+            await aws.call("ecs", "update_cluster", cluster=key.name, **params)
+        if fields & CAPACITY_FIELDS:
+            await aws.call(
+                "ecs", "put_cluster_capacity_providers", cluster=key.name,
+                capacityProviders=desired.get("capacityProviders", []),
+                defaultCapacityProviderStrategy=desired.get("defaultCapacityProviderStrategy", []),
+            )
+        if "tags" in fields:
+            await self.sync_tags(aws, live.arn, desired, live)
+        return live.arn
+
+    async def delete(self, aws: Aws, live: Live) -> None:
+        await aws.call("ecs", "delete_cluster", cluster=live.key.name)

@@ -1,0 +1,393 @@
+"""Service: an ECS service in a cluster. Changed in place with UpdateService carrying only the
+fields that differ; what UpdateService cannot change is a `replace`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler import schema
+from reconciler.aws import Aws, gather_limited
+from reconciler.kinds.base import Context, Kind, Live, tag_map
+from reconciler.manifest import Manifest, ResourceKey
+from reconciler.normalize import (
+    Doc,
+    Rule,
+    ServerChosen,
+    canonical_json,
+    drop_default,
+    each,
+    last_segment,
+    prune_empty,
+    sort_set,
+    sort_set_fields,
+    tags_as_map,
+)
+
+DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 names
+SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
+
+_CREATE_ONLY = (
+    schema.input_members("ecs", "CreateService") - schema.input_members("ecs", "UpdateService")
+)
+REPLACE_FIELDS = frozenset(_CREATE_ONLY - {"serviceName", "cluster", "clientToken", "tags"})
+
+REPLICA_DEPLOYMENT = {"maximumPercent": 200, "minimumHealthyPercent": 100}
+DAEMON_DEPLOYMENT = {"maximumPercent": 100, "minimumHealthyPercent": 0}
+# What UpdateService is sent for a field the manifest no longer sets: AWS's default.
+RESET_VALUES: dict[str, Any] = {
+    "enableExecuteCommand": False,
+    "enableECSManagedTags": False,
+    "propagateTags": "NONE",
+    "healthCheckGracePeriodSeconds": 0,
+    "loadBalancers": [],
+    "serviceRegistries": [],
+    "placementConstraints": [],
+    "placementStrategy": [],
+    "platformVersion": "LATEST",
+    "deploymentConfiguration": {},
+    "deploymentController": {"type": "ECS"},
+}
+
+
+def _is_daemon(doc: Doc) -> bool:
+    return doc.get("schedulingStrategy") == "DAEMON"
+
+
+def _r_tags(doc: Doc) -> None:
+    tags_as_map(doc)
+
+
+def _r_task_definition(doc: Doc) -> None:
+    td = doc.get("taskDefinition")
+    if isinstance(td, str):
+        doc["taskDefinition"] = td.rsplit("/", 1)[-1]
+
+
+def _r_role(doc: Doc) -> None:
+    role = doc.get("role")
+    if isinstance(role, str):
+        doc["role"] = role.rsplit("/", 1)[-1]
+
+
+def _r_platform_version(doc: Doc) -> None:
+    drop_default(doc, "platformVersion", "LATEST")
+
+
+def _r_deployment_configuration(doc: Doc) -> None:
+    dc = doc.get("deploymentConfiguration")
+    if not isinstance(dc, dict):
+        return
+    defaults = DAEMON_DEPLOYMENT if _is_daemon(doc) else REPLICA_DEPLOYMENT
+    for k, v in defaults.items():
+        drop_default(dc, k, v)
+    cb = dc.get("deploymentCircuitBreaker")
+    drop_default(cb, "enable", False)
+    drop_default(cb, "rollback", False)
+    alarms = dc.get("alarms")
+    if isinstance(alarms, dict):
+        sort_set_fields(alarms, "alarmNames")
+        drop_default(alarms, "enable", False)
+        drop_default(alarms, "rollback", False)
+    drop_default(dc, "strategy", "ROLLING")
+    drop_default(dc, "bakeTimeInMinutes", 0)
+
+
+def _r_network(doc: Doc) -> None:
+    vpc = (doc.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+    drop_default(vpc, "assignPublicIp", "DISABLED")
+    sort_set_fields(vpc, "subnets", "securityGroups")
+
+
+def _r_sets(doc: Doc) -> None:
+    sort_set_fields(doc, "loadBalancers", "placementConstraints", "serviceRegistries")
+
+
+def _r_placement_strategy(doc: Doc) -> None:
+    for s in each(doc, "placementStrategy"):
+        if isinstance(s, dict) and str(s.get("field", "")).lower() in ("cpu", "memory"):
+            s["field"] = str(s["field"]).upper()
+
+
+def _r_capacity_providers(doc: Doc) -> None:
+    for s in each(doc, "capacityProviderStrategy"):
+        drop_default(s, "base", 0)
+    if isinstance(doc.get("capacityProviderStrategy"), list):
+        doc["capacityProviderStrategy"] = sort_set(doc["capacityProviderStrategy"])
+
+
+def _r_daemon_count(doc: Doc) -> None:
+    if _is_daemon(doc):
+        doc.pop("desiredCount", None)
+
+
+def _r_defaults(doc: Doc) -> None:
+    drop_default(doc, "propagateTags", "NONE")
+    drop_default(doc, "enableECSManagedTags", False)
+    drop_default(doc, "enableExecuteCommand", False)
+    drop_default(doc, "deploymentController", {"type": "ECS"})
+    drop_default(doc, "healthCheckGracePeriodSeconds", 0)
+    drop_default(doc, "schedulingStrategy", "REPLICA")
+    drop_default(doc, "launchType", "")
+
+
+def _r_code_deploy(doc: Doc) -> None:
+    if (doc.get("deploymentController") or {}).get("type") == "CODE_DEPLOY":
+        for k in ("taskDefinition", "loadBalancers", "networkConfiguration", "platformVersion"):
+            doc.pop(k, None)
+
+
+def _r_prune(doc: Doc) -> None:
+    pruned = prune_empty(doc)
+    doc.clear()
+    doc.update(pruned)
+
+
+RULES: list[Rule] = [
+    Rule("svc.tags-map", "Tags compared as a map, bookkeeping tags left out", _r_tags,
+         ({"tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]},
+          {"tags": {"a": "1", "b": "2"}}), case=42),
+    Rule("svc.code-deploy", "CODE_DEPLOY owns task definition, load balancers, network, platform",
+         _r_code_deploy,
+         ({"deploymentController": {"type": "CODE_DEPLOY"}, "taskDefinition": "web:3",
+           "platformVersion": "1.4.0"},
+          {"deploymentController": {"type": "CODE_DEPLOY"}}), case=44),
+    Rule("svc.task-definition", "taskDefinition as family:revision (ARN or not)",
+         _r_task_definition,
+         ({"taskDefinition": "arn:aws:ecs:eu-west-1:1:task-definition/web:3"},
+          {"taskDefinition": "web:3"}), case=29),
+    Rule("svc.role-name", "role by name, whether given as name or ARN", _r_role,
+         ({"role": "arn:aws:iam::1:role/ecsServiceRole"}, {"role": "ecsServiceRole"}), case=30),
+    Rule("svc.platform-latest", "platformVersion omitted = LATEST", _r_platform_version,
+         ({"platformVersion": "LATEST"}, {}), case=31),
+    Rule("svc.deployment-defaults",
+         "deploymentConfiguration 200/100 (DAEMON 100/0), circuit breaker and alarms off, ROLLING",
+         _r_deployment_configuration,
+         ({"deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
+                                       "deploymentCircuitBreaker": {"enable": False,
+                                                                    "rollback": False},
+                                       "alarms": {"alarmNames": [], "enable": False,
+                                                  "rollback": False},
+                                       "strategy": "ROLLING", "bakeTimeInMinutes": 0}},
+          {"deploymentConfiguration": {"deploymentCircuitBreaker": {},
+                                       "alarms": {"alarmNames": []}}}), case=32),
+    Rule("svc.deployment-defaults-daemon", "DAEMON services default to 100/0",
+         _r_deployment_configuration,
+         ({"schedulingStrategy": "DAEMON",
+           "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0}},
+          {"schedulingStrategy": "DAEMON", "deploymentConfiguration": {}}), case=32),
+    Rule("svc.network", "assignPublicIp omitted = DISABLED; subnets, security groups are sets",
+         _r_network,
+         ({"networkConfiguration": {"awsvpcConfiguration": {
+             "subnets": ["subnet-b", "subnet-a"], "securityGroups": ["sg-2", "sg-1"],
+             "assignPublicIp": "DISABLED"}}},
+          {"networkConfiguration": {"awsvpcConfiguration": {
+              "subnets": ["subnet-a", "subnet-b"], "securityGroups": ["sg-1", "sg-2"]}}}),
+         case=33),
+    Rule("svc.sets", "loadBalancers, placementConstraints, serviceRegistries are sets", _r_sets,
+         ({"loadBalancers": [{"containerName": "b", "containerPort": 80},
+                             {"containerName": "a", "containerPort": 80}]},
+          {"loadBalancers": [{"containerName": "a", "containerPort": 80},
+                             {"containerName": "b", "containerPort": 80}]}), case=34),
+    Rule("svc.placement-field-case", "placementStrategy stays ordered; cpu/memory field upper",
+         _r_placement_strategy,
+         ({"placementStrategy": [{"type": "spread", "field": "instanceId"},
+                                 {"type": "binpack", "field": "memory"}]},
+          {"placementStrategy": [{"type": "spread", "field": "instanceId"},
+                                 {"type": "binpack", "field": "MEMORY"}]}), case=35),
+    Rule("svc.capacity-provider-strategy", "capacityProviderStrategy is a set; base 0 = absent",
+         _r_capacity_providers,
+         ({"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 3,
+                                         "base": 0},
+                                        {"capacityProvider": "FARGATE", "weight": 1,
+                                         "base": 1}]},
+          {"capacityProviderStrategy": [{"base": 1, "capacityProvider": "FARGATE", "weight": 1},
+                                        {"capacityProvider": "FARGATE_SPOT", "weight": 3}]}),
+         case=37),
+    Rule("svc.daemon-desired-count", "desiredCount means nothing for DAEMON services",
+         _r_daemon_count,
+         ({"schedulingStrategy": "DAEMON", "desiredCount": 3},
+          {"schedulingStrategy": "DAEMON"}), case=38),
+    Rule("svc.defaults",
+         "propagateTags NONE, managed tags / exec false, ECS controller, grace 0, REPLICA",
+         _r_defaults,
+         ({"propagateTags": "NONE", "enableECSManagedTags": False, "enableExecuteCommand": False,
+           "deploymentController": {"type": "ECS"}, "healthCheckGracePeriodSeconds": 0,
+           "schedulingStrategy": "REPLICA", "launchType": "", "desiredCount": 2},
+          {"desiredCount": 2}), case=39),
+    Rule("svc.empty-is-absent", "[] / {} / null are absent", _r_prune,
+         ({"loadBalancers": [], "serviceRegistries": [], "deploymentConfiguration": {
+             "deploymentCircuitBreaker": {}}}, {}), case=1),
+]
+
+
+SERVER_CHOSEN = [
+    ServerChosen(("desiredCount",), "desiredCount omitted: the service keeps what it has",
+                 case=38),
+    ServerChosen(("capacityProviderStrategy",),
+                 "no strategy given: AWS copies the cluster's default strategy", case=37),
+    ServerChosen(("launchType",), "no launch type given: AWS uses the cluster's strategy",
+                 case=37),
+    ServerChosen(("availabilityZoneRebalancing",),
+                 "ENABLED on new services, DISABLED on old ones", case=40),
+    ServerChosen(("role",), "AWS uses its service-linked role", case=41),
+]
+
+
+def _client_token(key: ResourceKey, desired: Doc) -> str:
+    digest = hashlib.sha256(f"{key}|{canonical_json(desired)}".encode()).hexdigest()
+    return digest[:32]
+
+
+class Service(Kind):
+    kind = "Service"
+    service = "ecs"
+    create_operation = "CreateService"
+    identity = ("serviceName", "cluster")
+    needs_cluster = True
+    order = 30
+    rules = RULES
+    server_chosen = SERVER_CHOSEN
+    replace_fields = REPLACE_FIELDS
+
+    def identity_request(self, key: ResourceKey) -> Doc:
+        return {"serviceName": key.name, "cluster": key.cluster}
+
+    def references(self, m: Manifest) -> list[tuple[ResourceKey, tuple[str | int, ...]]]:
+        refs: list[tuple[ResourceKey, tuple[str | int, ...]]] = []
+        td = m.spec.get("taskDefinition")
+        if isinstance(td, str) and not td.startswith("arn:") and ":" not in td:
+            refs.append((ResourceKey("TaskDefinition", td), ("spec", "taskDefinition")))
+        return refs
+
+    def desired(self, m: Manifest, ctx: Context) -> Doc:
+        spec = super().desired(m, ctx)
+        td = spec.get("taskDefinition")
+        if isinstance(td, str) and not td.startswith("arn:") and ":" not in td:
+            spec["taskDefinition"] = ctx.refs.task_definition(td)
+        return spec
+
+    def to_live(self, svc: Doc) -> Live:
+        raw = dict(svc)
+        primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+        for k in ("serviceConnectConfiguration", "volumeConfigurations"):
+            if k not in raw and k in primary:
+                raw[k] = primary[k]
+        role = raw.get("roleArn")
+        if isinstance(role, str) and SERVICE_LINKED_ROLE not in role:
+            raw["role"] = role
+        spec = schema.project(raw, schema.input_shape("ecs", "CreateService"))
+        for k in ("serviceName", "cluster", "clientToken"):
+            spec.pop(k, None)
+        cluster = last_segment(svc.get("clusterArn", ""))
+        return Live(
+            key=ResourceKey(self.kind, svc["serviceName"], cluster),
+            arn=svc["serviceArn"],
+            spec=spec,
+            tags=tag_map(svc.get("tags")),
+            raw=svc,
+        )
+
+    async def _describe(self, aws: Aws, cluster: str, names: Sequence[str]) -> list[Live]:
+        batches = [names[i : i + DESCRIBE_BATCH] for i in range(0, len(names), DESCRIBE_BATCH)]
+
+        async def one(batch: Sequence[str]) -> list[Live]:
+            try:
+                resp = await aws.call(
+                    "ecs", "describe_services", cluster=cluster, services=list(batch),
+                    include=["TAGS"],
+                )
+            except Exception as exc:
+                if "ClusterNotFound" in str(exc):
+                    return []
+                raise
+            return [self.to_live(s) for s in resp.get("services", [])
+                    if s.get("status") == "ACTIVE"]
+
+        results = await gather_limited(*(one(b) for b in batches))
+        return [live for chunk in results for live in chunk]
+
+    async def fetch(self, aws: Aws, keys: Sequence[ResourceKey]) -> dict[ResourceKey, Live]:
+        by_cluster: dict[str, list[str]] = {}
+        for k in keys:
+            by_cluster.setdefault(str(k.cluster), []).append(k.name)
+        results = await gather_limited(
+            *(self._describe(aws, c, sorted(set(n))) for c, n in by_cluster.items())
+        )
+        return {live.key: live for chunk in results for live in chunk}
+
+    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
+        async def in_cluster(cluster: str) -> list[Live]:
+            arns: list[str] = []
+            try:
+                async for page in aws.pages(
+                    "ecs", "list_services", "nextToken", "nextToken", cluster=cluster,
+                    maxResults=100,
+                ):
+                    arns.extend(page.get("serviceArns", []))
+            except Exception as exc:
+                if "ClusterNotFound" in str(exc):
+                    return []
+                raise
+            names = sorted({a.rsplit("/", 1)[-1] for a in arns})
+            lives = await self._describe(aws, cluster, names)
+            return [lv for lv in lives if lv.key.cluster == cluster and lv.owner() == owner]
+
+        results = await gather_limited(*(in_cluster(c) for c in sorted(set(clusters))))
+        return [live for chunk in results for live in chunk]
+
+    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+        existing = await self._describe(aws, str(key.cluster), [key.name])
+        if existing:  # look before create: a retried or concurrent apply created it already
+            return existing[0].arn
+        resp = await aws.call(
+            "ecs", "create_service", cluster=key.cluster, serviceName=key.name,
+            clientToken=_client_token(key, desired), **desired,
+        )
+        return str(resp["service"]["serviceArn"])
+
+    async def update(
+        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+    ) -> str:
+        update_members = schema.input_members("ecs", "UpdateService")
+        params: Doc = {}
+        for f in sorted(fields & update_members):
+            value = desired.get(f, RESET_VALUES.get(f))
+            if value is None:
+                continue
+            params[f] = _with_defaults(f, value, desired)
+        if params:
+            await aws.call("ecs", "update_service", cluster=key.cluster, service=key.name, **params)
+        if "tags" in fields:
+            await self.sync_tags(aws, live.arn, desired, live)
+        return live.arn
+
+    async def delete(self, aws: Aws, live: Live) -> None:
+        await aws.call(
+            "ecs", "delete_service", cluster=live.key.cluster, service=live.key.name, force=True
+        )
+
+    async def replace(
+        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, ctx: Context
+    ) -> str:
+        await self.delete(aws, live)
+        for attempt in range(60):  # a deleted service drains before its name is free again
+            if not await self._describe(aws, str(key.cluster), [key.name]):
+                break
+            await asyncio.sleep(min(2**attempt, 15))
+        return await self.create(aws, key, desired, ctx)
+
+
+def _with_defaults(field: str, value: Any, desired: Doc) -> Any:
+    """UpdateService leaves omitted nested fields as they were: send AWS's defaults for them."""
+    if field == "deploymentConfiguration" and isinstance(value, dict):
+        base = DAEMON_DEPLOYMENT if _is_daemon(desired) else REPLICA_DEPLOYMENT
+        cb = {"enable": False, "rollback": False, **(value.get("deploymentCircuitBreaker") or {})}
+        return {**base, **value, "deploymentCircuitBreaker": cb}
+    if field == "networkConfiguration" and isinstance(value, dict):
+        vpc = value.get("awsvpcConfiguration")
+        if isinstance(vpc, dict):
+            return {**value, "awsvpcConfiguration": {"assignPublicIp": "DISABLED", **vpc}}
+    return value

@@ -1,0 +1,442 @@
+"""TaskDefinition: an ECS task definition family. A change registers a new revision.
+
+The live side is the newest ACTIVE revision of the family. Revisions are immutable, so each
+is described once per process and cached by ARN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler import schema
+from reconciler.aws import Aws, gather_limited
+from reconciler.kinds.base import Context, Kind, Live, tag_map
+from reconciler.manifest import TASK_DEFINITION_READ_ONLY, ResourceKey
+from reconciler.normalize import (
+    CONTENT_HASH_TAG,
+    MANAGED_BY,
+    Doc,
+    Rule,
+    ServerChosen,
+    canonical_json,
+    cpu_units,
+    drop_default,
+    each,
+    key_by,
+    memory_units,
+    prune_empty,
+    sort_set,
+    sort_set_fields,
+    tags_as_map,
+)
+
+# Container lists AWS treats as multisets (NORMALIZATION.md case 15). Never `command`,
+# `entryPoint`, `healthCheck.command`, `dnsServers`: their order is meaningful (case 16).
+CONTAINER_SETS = (
+    "links", "mountPoints", "volumesFrom", "ulimits", "extraHosts", "dependsOn",
+    "dockerSecurityOptions", "resourceRequirements", "systemControls", "environmentFiles",
+    "credentialSpecs",
+)
+CONTAINER_FALSE_DEFAULTS = (
+    "disableNetworking", "privileged", "readonlyRootFilesystem", "interactive", "pseudoTerminal",
+)
+FAMILY_LISTING_THRESHOLD = 10
+
+
+def _containers(doc: Doc) -> list[Doc]:
+    return [c for c in each(doc, "containerDefinitions") if isinstance(c, dict)]
+
+
+def _network_mode(doc: Doc) -> str:
+    return str(doc.get("networkMode") or "bridge")
+
+
+def _r_read_only(doc: Doc) -> None:
+    for k in (*TASK_DEFINITION_READ_ONLY, "family"):
+        doc.pop(k, None)
+
+
+def _r_tags(doc: Doc) -> None:
+    tags_as_map(doc)
+
+
+def _r_units(doc: Doc) -> None:
+    if "cpu" in doc:
+        doc["cpu"] = cpu_units(doc["cpu"])
+    if "memory" in doc:
+        doc["memory"] = memory_units(doc["memory"])
+
+
+def _r_containers_by_name(doc: Doc) -> None:
+    doc["containerDefinitions"] = key_by(doc.get("containerDefinitions"), "name")
+
+
+def _r_essential(doc: Doc) -> None:
+    for c in _containers(doc):
+        drop_default(c, "essential", True)
+
+
+def _r_container_cpu(doc: Doc) -> None:
+    for c in _containers(doc):
+        drop_default(c, "cpu", 0)
+
+
+def _r_port_protocol(doc: Doc) -> None:
+    for c in _containers(doc):
+        for p in each(c, "portMappings"):
+            drop_default(p, "protocol", "tcp")
+
+
+def _r_host_port(doc: Doc) -> None:
+    mode = _network_mode(doc)
+    for c in _containers(doc):
+        for p in each(c, "portMappings"):
+            if not isinstance(p, dict) or "hostPort" not in p:
+                continue
+            if mode in ("awsvpc", "host") and p["hostPort"] == p.get("containerPort"):
+                del p["hostPort"]
+            elif mode == "bridge" and p["hostPort"] == 0:
+                del p["hostPort"]
+
+
+def _r_port_set(doc: Doc) -> None:
+    for c in _containers(doc):
+        sort_set_fields(c, "portMappings")
+
+
+def _r_environment(doc: Doc) -> None:
+    for c in _containers(doc):
+        env = key_by(c.get("environment"), "name", "value")
+        if isinstance(env, dict):
+            c["environment"] = {k: v for k, v in env.items() if v not in ("", None)}
+
+
+def _r_secrets(doc: Doc) -> None:
+    for c in _containers(doc):
+        c["secrets"] = key_by(c.get("secrets"), "name", "valueFrom")
+
+
+def _r_health_check(doc: Doc) -> None:
+    for c in _containers(doc):
+        hc = c.get("healthCheck")
+        drop_default(hc, "interval", 30)
+        drop_default(hc, "retries", 3)
+        drop_default(hc, "timeout", 5)
+
+
+def _r_capabilities(doc: Doc) -> None:
+    for c in _containers(doc):
+        caps = (c.get("linuxParameters") or {}).get("capabilities")
+        sort_set_fields(caps, "add", "drop")
+
+
+def _r_container_sets(doc: Doc) -> None:
+    for c in _containers(doc):
+        sort_set_fields(c, *CONTAINER_SETS)
+        lp = c.get("linuxParameters")
+        sort_set_fields(lp, "devices", "tmpfs")
+
+
+def _r_version_consistency(doc: Doc) -> None:
+    for c in _containers(doc):
+        drop_default(c, "versionConsistency", "enabled")
+
+
+def _r_read_only_mounts(doc: Doc) -> None:
+    for c in _containers(doc):
+        for m in (*each(c, "mountPoints"), *each(c, "volumesFrom")):
+            drop_default(m, "readOnly", False)
+
+
+def _r_false_flags(doc: Doc) -> None:
+    for c in _containers(doc):
+        for k in CONTAINER_FALSE_DEFAULTS:
+            drop_default(c, k, False)
+
+
+def _r_task_sets(doc: Doc) -> None:
+    sort_set_fields(doc, "requiresCompatibilities", "placementConstraints", "inferenceAccelerators")
+
+
+def _r_volumes(doc: Doc) -> None:
+    doc["volumes"] = key_by(doc.get("volumes"), "name")
+    for v in each(doc, "volumes"):
+        if not isinstance(v, dict):
+            continue
+        dv = v.get("dockerVolumeConfiguration")
+        drop_default(dv, "scope", "task")
+        drop_default(dv, "driver", "local")
+        efs = v.get("efsVolumeConfiguration")
+        drop_default(efs, "rootDirectory", "/")
+        drop_default(efs, "transitEncryption", "DISABLED")
+        drop_default((efs or {}).get("authorizationConfig"), "iam", "DISABLED")
+        drop_default(v, "configuredAtLaunch", False)
+
+
+def _r_proxy_properties(doc: Doc) -> None:
+    proxy = doc.get("proxyConfiguration")
+    if isinstance(proxy, dict):
+        proxy["properties"] = key_by(proxy.get("properties"), "name", "value")
+
+
+def _r_prune(doc: Doc) -> None:
+    pruned = prune_empty(doc)
+    doc.clear()
+    doc.update(pruned)
+
+
+RULES: list[Rule] = [
+    Rule("td.read-only", "Read-only describe fields and the family (identity) are not compared",
+         _r_read_only, ({"family": "a", "revision": 3, "status": "ACTIVE", "cpu": "256"},
+                        {"cpu": "256"}), case=21),
+    Rule("td.tags-map", "Tags compared as a map; [] is absent; bookkeeping tags left out",
+         _r_tags, ({"tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"},
+                             {"key": CONTENT_HASH_TAG, "value": "x"}]},
+                   {"tags": {"a": "1", "b": "2"}}), case=23),
+    Rule("td.cpu-memory-units", "Task cpu/memory: units converted, numbers as strings",
+         _r_units, ({"cpu": "0.25 vCPU", "memory": "1 GB"}, {"cpu": "256", "memory": "1024"}),
+         case=20),
+    Rule("td.containers-by-name", "Container order is not meaningful: keyed by name",
+         _r_containers_by_name,
+         ({"containerDefinitions": [{"name": "b", "image": "y"}, {"name": "a", "image": "x"}]},
+          {"containerDefinitions": {"a": {"image": "x"}, "b": {"image": "y"}}}), case=11),
+    Rule("td.essential-default", "essential omitted = true", _r_essential,
+         ({"containerDefinitions": {"a": {"essential": True}}},
+          {"containerDefinitions": {"a": {}}}), case=3),
+    Rule("td.container-cpu-zero", "Container cpu omitted comes back as 0", _r_container_cpu,
+         ({"containerDefinitions": {"a": {"cpu": 0}}}, {"containerDefinitions": {"a": {}}}),
+         case=2),
+    Rule("td.port-protocol-tcp", "portMappings[].protocol omitted = tcp", _r_port_protocol,
+         ({"containerDefinitions": {"a": {"portMappings": [{"containerPort": 80,
+                                                             "protocol": "tcp"}]}}},
+          {"containerDefinitions": {"a": {"portMappings": [{"containerPort": 80}]}}}), case=4),
+    Rule("td.host-port", "awsvpc/host: hostPort = containerPort; bridge: hostPort 0 = dynamic",
+         _r_host_port,
+         ({"networkMode": "awsvpc", "containerDefinitions": {"a": {"portMappings": [
+             {"containerPort": 80, "hostPort": 80}]}}},
+          {"networkMode": "awsvpc", "containerDefinitions": {"a": {"portMappings": [
+              {"containerPort": 80}]}}}), case=5),
+    Rule("td.host-port-bridge", "bridge (the default mode): hostPort 0 is the same as absent",
+         _r_host_port,
+         ({"containerDefinitions": {"a": {"portMappings": [
+             {"containerPort": 80, "hostPort": 0}]}}},
+          {"containerDefinitions": {"a": {"portMappings": [{"containerPort": 80}]}}}), case=6),
+    Rule("td.port-mappings-set", "portMappings are a set", _r_port_set,
+         ({"containerDefinitions": {"a": {"portMappings": [{"containerPort": 81},
+                                                             {"containerPort": 80}]}}},
+          {"containerDefinitions": {"a": {"portMappings": [{"containerPort": 80},
+                                                             {"containerPort": 81}]}}})),
+    Rule("td.environment-map", "environment is a map by name; AWS drops empty values",
+         _r_environment,
+         ({"containerDefinitions": {"a": {"environment": [{"name": "B", "value": "2"},
+                                                            {"name": "A", "value": "1"},
+                                                            {"name": "E", "value": ""}]}}},
+          {"containerDefinitions": {"a": {"environment": {"A": "1", "B": "2"}}}}), case=8),
+    Rule("td.secrets-map", "secrets are a map by name", _r_secrets,
+         ({"containerDefinitions": {"a": {"secrets": [{"name": "B", "valueFrom": "arn:b"},
+                                                        {"name": "A", "valueFrom": "arn:a"}]}}},
+          {"containerDefinitions": {"a": {"secrets": {"A": "arn:a", "B": "arn:b"}}}}), case=10),
+    Rule("td.health-check-defaults", "healthCheck interval 30, retries 3, timeout 5 filled in",
+         _r_health_check,
+         ({"containerDefinitions": {"a": {"healthCheck": {"command": ["CMD", "true"],
+                                                           "interval": 30, "retries": 3,
+                                                           "timeout": 5}}}},
+          {"containerDefinitions": {"a": {"healthCheck": {"command": ["CMD", "true"]}}}}),
+         case=12),
+    Rule("td.capabilities-sets", "linuxParameters.capabilities add/drop are sets", _r_capabilities,
+         ({"containerDefinitions": {"a": {"linuxParameters": {"capabilities": {
+             "add": [], "drop": ["SYS_ADMIN", "ALL"]}}}}},
+          {"containerDefinitions": {"a": {"linuxParameters": {"capabilities": {
+              "drop": ["ALL", "SYS_ADMIN"]}}}}}), case=13),
+    Rule("td.container-multisets", "links, mountPoints, ulimits, dependsOn, ... are unordered",
+         _r_container_sets,
+         ({"containerDefinitions": {"a": {"ulimits": [{"name": "nproc"}, {"name": "nofile"}],
+                                          "command": ["b", "a"]}}},
+          {"containerDefinitions": {"a": {"ulimits": [{"name": "nofile"}, {"name": "nproc"}],
+                                          "command": ["b", "a"]}}}), case=15),
+    Rule("td.version-consistency", "versionConsistency absent = enabled", _r_version_consistency,
+         ({"containerDefinitions": {"a": {"versionConsistency": "enabled"}}},
+          {"containerDefinitions": {"a": {}}}), case=18),
+    Rule("td.mount-read-only-false", "mountPoints/volumesFrom readOnly false = absent",
+         _r_read_only_mounts,
+         ({"containerDefinitions": {"a": {"mountPoints": [{"sourceVolume": "v",
+                                                            "containerPath": "/d",
+                                                            "readOnly": False}]}}},
+          {"containerDefinitions": {"a": {"mountPoints": [{"sourceVolume": "v",
+                                                            "containerPath": "/d"}]}}})),
+    Rule("td.container-false-flags", "privileged, readonlyRootFilesystem, ... false = absent",
+         _r_false_flags,
+         ({"containerDefinitions": {"a": {"privileged": False, "interactive": True}}},
+          {"containerDefinitions": {"a": {"interactive": True}}})),
+    Rule("td.task-sets", "requiresCompatibilities and placementConstraints are sets",
+         _r_task_sets,
+         ({"requiresCompatibilities": ["FARGATE", "EC2"]},
+          {"requiresCompatibilities": ["EC2", "FARGATE"]}), case=22),
+    Rule("td.volumes", "volumes by name; docker scope task/driver local; EFS / and DISABLED",
+         _r_volumes,
+         ({"volumes": [{"name": "d", "dockerVolumeConfiguration": {"scope": "task",
+                                                                   "driver": "local",
+                                                                   "autoprovision": True}},
+                       {"name": "e", "efsVolumeConfiguration": {
+                           "fileSystemId": "fs-1", "rootDirectory": "/",
+                           "transitEncryption": "DISABLED",
+                           "authorizationConfig": {"iam": "DISABLED"}}}]},
+          {"volumes": {"d": {"dockerVolumeConfiguration": {"autoprovision": True}},
+                       "e": {"efsVolumeConfiguration": {"fileSystemId": "fs-1",
+                                                        "authorizationConfig": {}}}}}),
+         case=24),
+    Rule("td.proxy-properties", "proxyConfiguration.properties is a map by name",
+         _r_proxy_properties,
+         ({"proxyConfiguration": {"properties": [{"name": "B", "value": "2"},
+                                                 {"name": "A", "value": "1"}]}},
+          {"proxyConfiguration": {"properties": {"A": "1", "B": "2"}}}), case=22),
+    Rule("td.empty-is-absent", "[] / {} / null are absent, sparse lists compacted", _r_prune,
+         ({"volumes": [], "containerDefinitions": {"a": {"mountPoints": [], "links": [None],
+                                                         "logConfiguration": {
+                                                             "logDriver": "awslogs",
+                                                             "secretOptions": []}}}},
+          {"containerDefinitions": {"a": {"logConfiguration": {"logDriver": "awslogs"}}}}),
+         case=1),
+]
+
+SERVER_CHOSEN = [
+    ServerChosen(("runtimePlatform",), "AWS may fill {LINUX, X86_64} when omitted", case=27),
+    ServerChosen(("networkMode",), "AWS picks the platform's default mode when omitted"),
+]
+
+
+def content_hash(normalized: Doc) -> str:
+    return hashlib.sha256(canonical_json(normalized).encode()).hexdigest()[:32]
+
+
+def _revision(arn: str) -> tuple[str, int]:
+    family, _, rev = arn.rsplit("/", 1)[-1].rpartition(":")
+    return family, int(rev) if rev.isdigit() else 0
+
+
+class TaskDefinition(Kind):
+    kind = "TaskDefinition"
+    service = "ecs"
+    create_operation = "RegisterTaskDefinition"
+    identity = ("family",)
+    order = 20
+    rules = RULES
+    server_chosen = SERVER_CHOSEN
+
+    def identity_request(self, key: ResourceKey) -> Doc:
+        return {"family": key.name}
+
+    def to_live(self, description: Doc, tags: Any) -> Live:
+        td = description
+        spec = schema.project(td, schema.input_shape("ecs", "RegisterTaskDefinition"))
+        spec.pop("family", None)
+        spec["tags"] = tags or []
+        return Live(
+            key=ResourceKey(self.kind, td["family"]),
+            arn=td["taskDefinitionArn"],
+            spec=spec,
+            tags=tag_map(tags),
+            raw=td,
+        )
+
+    async def describe(self, aws: Aws, arn_or_family: str) -> Live:
+        """Describe a revision; by ARN it is cached for the life of the process (immutable)."""
+        cached = aws.cache.get(arn_or_family)
+        if isinstance(cached, Live):
+            return cached
+        resp = await aws.call(
+            "ecs", "describe_task_definition", taskDefinition=arn_or_family, include=["TAGS"]
+        )
+        live = self.to_live(resp["taskDefinition"], resp.get("tags"))
+        aws.cache[live.arn] = live
+        return live
+
+    async def latest_revisions(self, aws: Aws, families: Sequence[str]) -> dict[str, str]:
+        """family -> ARN of its newest ACTIVE revision, with as few list pages as possible."""
+        wanted = set(families)
+        latest: dict[str, tuple[int, str]] = {}
+
+        def take(arns: list[str]) -> None:
+            for arn in arns:
+                fam, rev = _revision(arn)
+                if fam in wanted and rev > latest.get(fam, (0, ""))[0]:
+                    latest[fam] = (rev, arn)
+
+        async def by_prefix(family: str) -> None:
+            async for page in aws.pages(
+                "ecs", "list_task_definitions", "nextToken", "nextToken",
+                familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=100,
+            ):
+                take(page.get("taskDefinitionArns", []))
+
+        if len(wanted) <= FAMILY_LISTING_THRESHOLD:
+            await gather_limited(*(by_prefix(f) for f in sorted(wanted)))
+        else:
+            async for page in aws.pages(
+                "ecs", "list_task_definitions", "nextToken", "nextToken",
+                status="ACTIVE", maxResults=100,
+            ):
+                take(page.get("taskDefinitionArns", []))
+        return {fam: arn for fam, (_rev, arn) in latest.items()}
+
+    async def fetch(self, aws: Aws, keys: Sequence[ResourceKey]) -> dict[ResourceKey, Live]:
+        if not keys:
+            return {}
+        arns = await self.latest_revisions(aws, [k.name for k in keys])
+        lives = await gather_limited(*(self.describe(aws, arn) for arn in arns.values()))
+        return {live.key: live for live in lives}
+
+    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
+        families: list[str] = []
+        async for page in aws.pages(
+            "ecs", "list_task_definition_families", "nextToken", "nextToken", status="ACTIVE"
+        ):
+            families.extend(page.get("families", []))
+        lives = await gather_limited(*(self.describe(aws, f) for f in families))
+        return [live for live in lives if live.owner() == owner]
+
+    async def register(self, aws: Aws, key: ResourceKey, desired: Doc) -> str:
+        request = dict(desired)
+        tags = tag_map(request.get("tags"))
+        tags[CONTENT_HASH_TAG] = content_hash(self.normalize(request))
+        request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
+        resp = await aws.call("ecs", "register_task_definition", family=key.name, **request)
+        td = resp["taskDefinition"]
+        aws.cache[td["taskDefinitionArn"]] = self.to_live(td, resp.get("tags") or request["tags"])
+        return str(td["taskDefinitionArn"])
+
+    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+        arn = await self.register(aws, key, desired)
+        ctx.refs.task_definitions[key.name] = arn
+        return arn
+
+    async def update(
+        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+    ) -> str:
+        return await self.create(aws, key, desired, ctx)
+
+    async def delete(self, aws: Aws, live: Live) -> None:
+        """Deregister every ACTIVE revision of the family that this controller registered."""
+        owner = live.owner()
+        arns: list[str] = []
+        async for page in aws.pages(
+            "ecs", "list_task_definitions", "nextToken", "nextToken",
+            familyPrefix=live.key.name, status="ACTIVE",
+        ):
+            arns.extend(a for a in page.get("taskDefinitionArns", [])
+                        if _revision(a)[0] == live.key.name)
+        for arn in arns:
+            rev = await self.describe(aws, arn)
+            if owner and rev.tags.get(MANAGED_BY) == owner:
+                await aws.call("ecs", "deregister_task_definition", taskDefinition=arn)
+
+
+def family_of(task_definition: str) -> str:
+    """'arn:...:task-definition/web:3' / 'web:3' / 'web' -> 'web'."""
+    name = task_definition.rsplit("/", 1)[-1]
+    return name.split(":", 1)[0]
+
+
+__all__ = ["RULES", "SERVER_CHOSEN", "TaskDefinition", "content_hash", "family_of", "sort_set"]

@@ -1,0 +1,257 @@
+"""Reading manifests from a directory tree: YAML documents with the line of every key.
+
+Pure apart from reading files. No AWS, no network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+API_VERSION = "reconciler/v1"
+CONFIG_FILE = "reconciler.yaml"
+
+Path_ = tuple[str | int, ...]
+
+# Fields that `describe-task-definition` prints but `register-task-definition` does not take.
+TASK_DEFINITION_READ_ONLY = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+)
+
+
+@dataclass(frozen=True)
+class ResourceKey:
+    """The identity of one resource: kind, the cluster it lives in (if any), and its AWS name."""
+
+    kind: str
+    name: str
+    cluster: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.cluster}/" if self.cluster else ""
+        return f"{self.kind}/{where}{self.name}"
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """One problem with the input, located at a file and line."""
+
+    file: str
+    line: int
+    message: str
+    resource: str = ""
+
+    def __str__(self) -> str:
+        who = f"{self.resource}: " if self.resource else ""
+        return f"{self.file}:{self.line}: {who}{self.message}"
+
+
+@dataclass
+class Manifest:
+    """One document: a desired resource as the user wrote it, with where each key came from."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    file: str
+    line: int
+    api_version: str = API_VERSION
+    cluster: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    ignore: list[str] = field(default_factory=list)
+    annotations: dict[str, Any] = field(default_factory=dict)
+    lines: dict[Path_, int] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> ResourceKey:
+        return ResourceKey(self.kind, self.name, self.cluster)
+
+    def line_of(self, path: Path_) -> int:
+        """The line of the deepest key of `path` that the document has, else the document's."""
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.lines:
+                return self.lines[path[:n]]
+        return self.line
+
+    def error(self, message: str, path: Path_ = ()) -> LoadError:
+        return LoadError(self.file, self.line_of(path), message, f"{self.kind}/{self.name}")
+
+
+def _walk_lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                child = (*path, key_node.value)
+                out[child] = key_node.start_mark.line + 1
+                _walk_lines(value_node, child, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk_lines(item, (*path, i), out)
+
+
+def parse_documents(
+    text: str, file: str
+) -> Iterator[tuple[Any, int, dict[Path_, int]] | LoadError]:
+    """Yield (data, first line, line map) per YAML document, or a LoadError for bad YAML."""
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            lines: dict[Path_, int] = {}
+            _walk_lines(node, (), lines)
+            data = loader.construct_document(node)
+            yield data, node.start_mark.line + 1, lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        yield LoadError(file, line, f"invalid YAML: {exc.problem or exc}")
+    except yaml.YAMLError as exc:
+        yield LoadError(file, 1, f"invalid YAML: {exc}")
+    finally:
+        loader.dispose()
+
+
+def manifest_files(root: Path) -> list[Path]:
+    """Every *.yaml / *.yml below root, sorted, without the repo-wide config file."""
+    if root.is_file():
+        return [root]
+    files = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    return sorted(p for p in files if p.relative_to(root).as_posix() != CONFIG_FILE)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root.parent if root.is_file() else root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_spec_file(
+    manifest: Manifest, base: Path, root: Path
+) -> tuple[dict[str, Any] | None, list[LoadError]]:
+    """Read a TaskDefinition's `specFile` as describe-task-definition prints it or
+    register-task-definition --cli-input-json takes it, dropping the read-only fields."""
+    ref = manifest.raw.get("specFile")
+    if not isinstance(ref, str):
+        return None, [manifest.error("specFile must be a path string", ("specFile",))]
+    path = (base / ref).resolve()
+    where_line = manifest.line_of(("specFile",))
+    if not path.is_file():
+        return None, [manifest.error(f"specFile {ref!r} not found", ("specFile",))]
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        shown = _display(path, root)
+        return None, [LoadError(shown, exc.lineno, f"invalid JSON: {exc.msg}", str(manifest.key))]
+    if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
+        outer_tags = data.get("tags")
+        data = dict(data["taskDefinition"])
+        if outer_tags and "tags" not in data:
+            data["tags"] = outer_tags
+    if not isinstance(data, dict):
+        return None, [LoadError(manifest.file, where_line, "specFile must hold a JSON object")]
+    for k in TASK_DEFINITION_READ_ONLY:
+        data.pop(k, None)
+    family = data.pop("family", None)
+    if family is not None and family != manifest.name:
+        return None, [
+            manifest.error(
+                f"specFile {ref!r} has family {family!r} but metadata.name is {manifest.name!r}",
+                ("specFile",),
+            )
+        ]
+    return data, []
+
+
+def _manifest_from_document(
+    data: Any, file: str, line: int, lines: dict[Path_, int]
+) -> Manifest | LoadError:
+    if not isinstance(data, dict):
+        return LoadError(file, line, "a manifest must be a mapping with apiVersion, kind, metadata")
+    kind = data.get("kind")
+    meta = data.get("metadata")
+    if not isinstance(kind, str) or not kind:
+        return LoadError(file, lines.get(("kind",), line), "kind is missing")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        return LoadError(file, lines.get(("metadata",), line), "metadata.name is missing", kind)
+    spec = data.get("spec", {})
+    cluster = meta.get("cluster")
+    return Manifest(
+        kind=kind,
+        name=meta["name"],
+        spec=spec if isinstance(spec, dict) else {},
+        file=file,
+        line=line,
+        api_version=str(data.get("apiVersion", "")),
+        cluster=str(cluster) if cluster is not None else None,
+        labels=dict(meta.get("labels") or {}),
+        ignore=list(meta.get("ignore") or []),
+        annotations=dict(meta.get("annotations") or {}),
+        lines=lines,
+        raw=data,
+    )
+
+
+@dataclass
+class LoadResult:
+    """All manifests under a path, and every error met while reading them."""
+
+    root: Path
+    manifests: list[Manifest] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+
+
+def load_path(root: Path) -> LoadResult:
+    """Read every manifest under `root`; errors are collected, never raised."""
+    root = root.resolve()
+    result = LoadResult(root)
+    if not root.exists():
+        result.errors.append(LoadError(str(root), 0, "path does not exist"))
+        return result
+    for path in manifest_files(root):
+        shown = _display(path, root)
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            result.errors.append(LoadError(shown, 1, f"cannot read: {exc}"))
+            continue
+        for item in parse_documents(text, shown):
+            if isinstance(item, LoadError):
+                result.errors.append(item)
+                continue
+            data, line, lines = item
+            if data is None:
+                continue
+            m = _manifest_from_document(data, shown, line, lines)
+            if isinstance(m, LoadError):
+                result.errors.append(m)
+                continue
+            if "specFile" in data:
+                if "spec" in data:
+                    result.errors.append(m.error("give either spec or specFile, not both"))
+                    continue
+                spec, errs = load_spec_file(m, path.parent, root)
+                result.errors.extend(errs)
+                if spec is None:
+                    continue
+                m.spec = spec
+            result.manifests.append(m)
+    return result

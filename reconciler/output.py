@@ -1,0 +1,136 @@
+"""Showing a plan: text for people (coloured on a TTY unless NO_COLOR), JSON for machines,
+Markdown for pull-request comments. Every value passes through `mask` first."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.diff import ABSENT, FieldChange
+from reconciler.ignore import show
+from reconciler.mask import mask
+from reconciler.plan import Change, Plan
+
+SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
+COLOUR = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
+
+
+def _value(v: Any) -> str:
+    if v is ABSENT:
+        return "(absent)"
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def _masked(change: FieldChange) -> tuple[Any, Any]:
+    old = change.old if change.old is ABSENT else mask(change.old, change.path)
+    new = change.new if change.new is ABSENT else mask(change.new, change.path)
+    return old, new
+
+
+def change_json(c: Change) -> dict[str, Any]:
+    diff = []
+    for f in c.fields:
+        old, new = _masked(f)
+        entry: dict[str, Any] = {"path": show(f.path) if f.path else "", "op": f.op}
+        if old is not ABSENT:
+            entry["old"] = old
+        if new is not ABSENT:
+            entry["new"] = new
+        diff.append(entry)
+    out: dict[str, Any] = {
+        "kind": c.key.kind,
+        "name": c.key.name,
+        "cluster": c.key.cluster,
+        "action": c.action,
+        "diff": diff,
+    }
+    if c.ignored:
+        out["ignored"] = [{"path": show(i.path), "reason": i.reason} for i in c.ignored]
+    if c.adopt:
+        out["adopt"] = True
+    if c.live:
+        out["arn"] = c.live.arn
+    return out
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "changes": [change_json(c) for c in plan.pending],
+        "summary": plan.counts(),
+        "refused": plan.refused,
+    }
+
+
+def _style(text: str, colour: str | None, enabled: bool, bold: bool = False) -> str:
+    if not enabled:
+        return text
+    import click
+
+    return click.style(text, fg=colour, bold=bold)
+
+
+def plan_text(plan: Plan, colour: bool = False) -> str:
+    lines: list[str] = []
+    for c in plan.pending:
+        sym = SYMBOL[c.action]
+        note = " (adopting: not yet owned by this controller)" if c.adopt else ""
+        head = f"{sym} {c.key} ({c.action}){note}"
+        lines.append(_style(head, COLOUR[c.action], colour, bold=True))
+        if c.action == "delete":
+            continue
+        for f in c.fields:
+            old, new = _masked(f)
+            path = show(f.path)[len("spec.") :] if f.path else "(resource)"
+            if c.action == "create":
+                lines.append(_style(f"    + {path}: {_value(new)}", "green", colour))
+            elif f.op == "add" and len(f.path) == 1:
+                lines.append(_style(f"    ~ {path}: (AWS default) → {_value(new)}", "yellow",
+                                    colour))
+            elif f.op == "add":
+                lines.append(_style(f"    + {path}: {_value(new)}", "green", colour))
+            elif f.op == "remove" and len(f.path) == 1:
+                lines.append(_style(f"    ~ {path}: {_value(old)} → (AWS default)", "yellow",
+                                    colour))
+            elif f.op == "remove":
+                lines.append(_style(f"    - {path}: {_value(old)}", "red", colour))
+            else:
+                lines.append(_style(f"    ~ {path}: {_value(old)} → {_value(new)}", "yellow", colour))
+        for i in c.ignored:
+            lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
+                                None, colour))
+    counts = plan.counts()
+    for r in plan.refused:
+        lines.append(_style(f"refused: {r}", "red", colour, bold=True))
+    if not plan.pending:
+        lines.append("No changes: AWS matches git.")
+    else:
+        lines.append(
+            f"Plan: {counts['create']} to create, {counts['update']} to update, "
+            f"{counts['replace']} to replace, {counts['delete']} to delete."
+        )
+    return "\n".join(lines)
+
+
+def plan_markdown(plan: Plan) -> str:
+    if not plan.pending:
+        return "### reconciler diff\n\nNo changes: AWS matches git.\n"
+    out = ["### reconciler diff", ""]
+    counts = plan.counts()
+    out.append(
+        f"**{counts['create']}** to create, **{counts['update']}** to update, "
+        f"**{counts['replace']}** to replace, **{counts['delete']}** to delete."
+    )
+    for c in plan.pending:
+        out += ["", f"<details><summary><code>{SYMBOL[c.action]} {c.key}</code> ({c.action})"
+                    "</summary>", "", "```diff"]
+        for f in c.fields:
+            old, new = _masked(f)
+            path = show(f.path)[len("spec.") :] if f.path else "(resource)"
+            if f.op != "add" and c.action != "create":
+                out.append(f"- {path}: {_value(old)}")
+            if f.op != "remove":
+                out.append(f"+ {path}: {_value(new)}")
+        out += ["```", "</details>"]
+    for r in plan.refused:
+        out.append(f"\n> refused: {r}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,207 @@
+"""Planning: pair each desired resource with its live twin and decide what to do.
+
+`plan_resource` and `plan_prune` are pure. `read_live` and `make_plan` read AWS through the
+kinds and hand the data to the pure functions; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler import ignore as ign
+from reconciler.aws import Aws, gather_limited
+from reconciler.config import Config
+from reconciler.diff import ABSENT, FieldChange, compare, top_fields
+from reconciler.kinds import REGISTRY, Context, Kind, Live, ordered
+from reconciler.manifest import Manifest, ResourceKey
+from reconciler.normalize import MANAGED_BY, ServerChosen, drop_server_chosen, get_path
+
+ACTIONS = ("create", "update", "replace", "delete")
+
+
+@dataclass(frozen=True)
+class IgnoredField:
+    """A field that differs but is not this manifest's to change, and why."""
+
+    path: tuple[Any, ...]
+    reason: str
+
+
+@dataclass
+class Change:
+    """What the plan does to one resource. action 'noop' means in sync."""
+
+    key: ResourceKey
+    action: str
+    fields: list[FieldChange] = field(default_factory=list)
+    ignored: list[IgnoredField] = field(default_factory=list)
+    server_chosen: list[ServerChosen] = field(default_factory=list)
+    manifest: Manifest | None = None
+    live: Live | None = None
+    desired: dict[str, Any] | None = None
+    adopt: bool = False
+    note: str = ""
+
+    @property
+    def kind(self) -> Kind:
+        return REGISTRY[self.key.kind]
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.action != "noop"]
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(ch.action for ch in self.pending)
+        return {a: c.get(a, 0) for a in ACTIONS}
+
+
+def plan_resource(
+    kind: Kind,
+    m: Manifest,
+    live: Live | None,
+    ctx: Context,
+    rules: list[ign.IgnoreRule],
+) -> Change:
+    """Desired (manifest) against live: the change, with ignore rules and server-chosen fields
+    taken out of the comparison. Pure."""
+    desired = kind.desired(m, ctx)
+    if live is None:
+        norm = kind.normalize(desired)
+        fields = [FieldChange((k,), ABSENT, v) for k, v in sorted(norm.items())]
+        return Change(m.key, "create", fields, manifest=m, desired=desired)
+
+    patterns = [(r, r.segments) for r in rules]
+    request = copy.deepcopy(desired)
+    for _r, seg in patterns:
+        ign.overlay(request, live.spec, seg)
+
+    want = kind.normalize(desired)
+    have = kind.normalize(live.spec)
+    used = drop_server_chosen(want, have, kind.server_chosen)
+    ignored: list[IgnoredField] = []
+    for rule, seg in patterns:
+        mine, theirs = ign.collect(want, seg), ign.collect(have, seg)
+        for path in sorted(set(mine) | set(theirs), key=str):
+            if mine.get(path, ABSENT) != theirs.get(path, ABSENT):
+                ignored.append(IgnoredField(path, rule.reason))
+        ign.remove(want, seg)
+        ign.remove(have, seg)
+    fields = compare(want, have)
+    adopt = live.owner() != ctx.owner
+    if not fields:
+        return Change(m.key, "noop", [], ignored, used, m, live, request)
+    action = kind.classify(top_fields(fields))
+    return Change(m.key, action, fields, ignored, used, m, live, request, adopt=adopt)
+
+
+def plan_prune(owned: list[Live], desired: set[ResourceKey]) -> list[Change]:
+    """Owned live resources that git no longer has: deletes, in reverse creation order."""
+    gone = [lv for lv in owned if lv.key not in desired]
+    gone.sort(key=lambda lv: (-REGISTRY[lv.key.kind].order, str(lv.key)))
+    return [
+        Change(lv.key, "delete", [FieldChange((), "exists", ABSENT)], live=lv) for lv in gone
+    ]
+
+
+def prune_guard(deletes: list[Change], owned: list[Live], max_share: float) -> list[str]:
+    """Reasons to refuse a prune: too large a share of what is owned, or a whole kind."""
+    if not deletes:
+        return []
+    reasons = []
+    share = len(deletes) / max(len(owned), 1)
+    if share > max_share:
+        reasons.append(
+            f"prune would delete {len(deletes)} of {len(owned)} owned resources "
+            f"({share:.0%} > the {max_share:.0%} limit)"
+        )
+    owned_by_kind = Counter(lv.key.kind for lv in owned)
+    deleted_by_kind = Counter(c.key.kind for c in deletes)
+    for kind, n in sorted(deleted_by_kind.items()):
+        if n == owned_by_kind[kind]:
+            reasons.append(f"prune would delete every owned {kind} ({n})")
+    return reasons
+
+
+async def read_live(aws: Aws, manifests: list[Manifest]) -> dict[ResourceKey, Live]:
+    """Live state of every resource the manifests name, each kind batched, kinds in parallel."""
+    keys_by_kind: dict[str, list[ResourceKey]] = {}
+    for m in manifests:
+        keys_by_kind.setdefault(m.kind, []).append(m.key)
+    results = await gather_limited(
+        *(REGISTRY[k].fetch(aws, keys) for k, keys in keys_by_kind.items())
+    )
+    live: dict[ResourceKey, Live] = {}
+    for r in results:
+        live.update(r)
+    return live
+
+
+async def read_owned(aws: Aws, owner: str, manifests: list[Manifest]) -> list[Live]:
+    """Every live resource carrying this controller's ownership tag, of every kind."""
+    clusters_in_git = {m.cluster for m in manifests if m.cluster}
+    owned_clusters = await REGISTRY["Cluster"].list_owned(aws, owner, [])
+    clusters = sorted(clusters_in_git | {lv.key.name for lv in owned_clusters})
+    others = await gather_limited(
+        *(k.list_owned(aws, owner, clusters) for k in ordered() if k.kind != "Cluster")
+    )
+    return [*owned_clusters, *(lv for chunk in others for lv in chunk)]
+
+
+def resolve_refs(change: Change, ctx: Context) -> None:
+    """After a TaskDefinition is planned, later manifests referencing it resolve to its ARN."""
+    if change.key.kind == "TaskDefinition" and change.action == "noop" and change.live:
+        ctx.refs.task_definitions[change.key.name] = change.live.arn
+
+
+def plan_tree(
+    manifests: list[Manifest], live: dict[ResourceKey, Live], config: Config, ctx: Context
+) -> list[Change]:
+    """Plan every manifest in dependency order. Pure."""
+    changes = []
+    rank = {k.kind: k.order for k in ordered()}
+    for m in sorted(manifests, key=lambda m: (rank[m.kind], str(m.key))):
+        change = plan_resource(REGISTRY[m.kind], m, live.get(m.key), ctx, config.ignore_rules(m))
+        resolve_refs(change, ctx)
+        changes.append(change)
+    return changes
+
+
+async def make_plan(
+    aws: Aws,
+    manifests: list[Manifest],
+    config: Config,
+    ctx: Context,
+    *,
+    prune: bool = False,
+    allow_mass_prune: bool = False,
+) -> Plan:
+    live = await read_live(aws, manifests)
+    plan = Plan(plan_tree(manifests, live, config, ctx))
+    if prune:
+        owned = await read_owned(aws, config.controller, manifests)
+        deletes = plan_prune(owned, {m.key for m in manifests})
+        reasons = prune_guard(deletes, owned, config.prune_max_share)
+        if reasons and not allow_mass_prune:
+            plan.refused = [
+                *reasons,
+                "nothing will be deleted; re-run with --allow-mass-prune if this is intended",
+            ]
+        else:
+            plan.changes.extend(deletes)
+    return plan
+
+
+def owner_of(live: Live | None) -> str | None:
+    return None if live is None else live.tags.get(MANAGED_BY)
+
+
+__all__ = ["Change", "Plan", "get_path", "make_plan", "plan_resource", "plan_tree"]

@@ -1,0 +1,118 @@
+"""botocore's own service model as the schema of every `spec`.
+
+Pure: botocore ships the model files, so nothing here talks to AWS. Validation walks the
+operation's input shape so that each error carries the path it belongs to (for file:line).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+
+Path_ = tuple[str | int, ...]
+
+
+@cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@cache
+def operation(service: str, name: str) -> OperationModel:
+    """The botocore operation model, e.g. ("ecs", "CreateService")."""
+    return _session().get_service_model(service).operation_model(name)
+
+
+def input_shape(service: str, name: str) -> StructureShape:
+    shape = operation(service, name).input_shape
+    assert isinstance(shape, StructureShape)
+    return shape
+
+
+def input_members(service: str, name: str) -> frozenset[str]:
+    return frozenset(input_shape(service, name).members)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def validate(value: Any, shape: Shape, path: Path_ = ()) -> list[tuple[Path_, str]]:
+    """Every mismatch between `value` and `shape`: unknown keys, wrong types, bad enum values,
+    missing required members. Numbers are accepted where the model wants a string (task cpu and
+    memory are strings in the model but commonly written as numbers)."""
+    errors: list[tuple[Path_, str]] = []
+    t = shape.type_name
+    where = _show(path)
+    if value is None:
+        return [(path, f"{where}: must not be null")]
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, dict):
+            return [(path, f"{where}: expected a mapping, got {_type_name(value)}")]
+        for key, item in value.items():
+            if key not in shape.members:
+                known = ", ".join(sorted(shape.members))
+                errors.append(((*path, key), f"{_show((*path, key))}: unknown field (known: {known})"))
+                continue
+            errors.extend(validate(item, shape.members[key], (*path, key)))
+        for req in shape.required_members:
+            if req not in value:
+                errors.append((path, f"{where}: missing required field {req!r}"))
+        return errors
+    if isinstance(shape, ListShape):
+        if not isinstance(value, list):
+            return [(path, f"{where}: expected a list, got {_type_name(value)}")]
+        for i, item in enumerate(value):
+            errors.extend(validate(item, shape.member, (*path, i)))
+        return errors
+    if isinstance(shape, MapShape):
+        if not isinstance(value, dict):
+            return [(path, f"{where}: expected a mapping, got {_type_name(value)}")]
+        for key, item in value.items():
+            if not isinstance(key, str):
+                errors.append(((*path, key), f"{where}: keys must be strings"))
+            errors.extend(validate(item, shape.value, (*path, key)))
+        return errors
+    if t == "string":
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return [(path, f"{where}: expected a string, got {_type_name(value)}")]
+        enum = getattr(shape, "enum", None) or []
+        if enum and str(value) not in enum:
+            return [(path, f"{where}: {value!r} is not one of {', '.join(enum)}")]
+        return []
+    if t in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return [(path, f"{where}: expected an integer, got {_type_name(value)} {value!r}")]
+        return []
+    if t in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return [(path, f"{where}: expected a number, got {_type_name(value)} {value!r}")]
+        return []
+    if t == "boolean":
+        if not isinstance(value, bool):
+            return [(path, f"{where}: expected true or false, got {_type_name(value)} {value!r}")]
+        return []
+    return []
+
+
+def project(value: Any, shape: Shape) -> Any:
+    """Keep only what `shape` knows: turns a describe response into the request's shape."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        return {k: project(v, shape.members[k]) for k, v in value.items() if k in shape.members}
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [project(v, shape.member) for v in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {k: project(v, shape.value) for k, v in value.items()}
+    return value
+
+
+def _show(path: Path_) -> str:
+    out = "spec"
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
