@@ -73,7 +73,7 @@ class Aws:
             self._sem = asyncio.Semaphore(self._max_in_flight)
         return self._sem
 
-    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+    async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Call e.g. ("ecs", "describe_services"); raises AwsError with the AWS error code."""
         fn = getattr(self.client(service), operation)
         name = f"{service}:{operation}"
@@ -88,7 +88,7 @@ class Aws:
         return result
 
     async def pages(
-        self, service: str, operation: str, token_in: str, token_out: str, **params: Any
+        self, service: str, operation: str, token_in: str, token_out: str, /, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Each page of a paginated call, following `token_out` into `token_in`."""
         token: str | None = None

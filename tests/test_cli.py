@@ -1,0 +1,244 @@
+"""End to end through the CLI against the moto server: apply, diff, drift, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reconciler.embedded import EmbeddedAws
+from tests.conftest import cli, cli_json, write
+
+
+def test_apply_then_diff_is_empty(examples: Path) -> None:
+    """After apply, diff exits 0 and lists no change."""
+    assert cli("apply", str(examples)).exit_code == 0
+    code, out = cli_json("diff", str(examples))
+    assert code == 0, out
+    assert out["changes"] == []
+
+
+def test_first_diff_lists_creates_and_exits_2(examples: Path) -> None:
+    code, out = cli_json("diff", str(examples))
+    assert code == 2
+    actions = {(c["kind"], c["name"]): c["action"] for c in out["changes"]}
+    assert actions[("Cluster", "accounting-prd")] == "create"
+    assert actions[("Service", "accounting-api")] == "create"
+    assert len(actions) == 7
+
+
+def test_update_service_behind_its_back_shows_exactly_those_fields(
+    examples: Path, ecs: Any
+) -> None:
+    assert cli("apply", str(examples)).exit_code == 0
+    ecs.update_service(cluster="accounting-prd", service="accounting-api", desiredCount=5,
+                       enableExecuteCommand=False)
+    code, out = cli_json("diff", str(examples))
+    assert code == 2
+    [change] = out["changes"]
+    assert (change["kind"], change["name"], change["cluster"]) == (
+        "Service", "accounting-api", "accounting-prd")
+    assert change["action"] == "update"
+    paths = {d["path"]: d for d in change["diff"]}
+    assert set(paths) == {"spec.desiredCount", "spec.enableExecuteCommand"}
+    assert paths["spec.desiredCount"]["old"] == 5 and paths["spec.desiredCount"]["new"] == 2
+
+
+def test_hand_edit_of_a_default_is_drift(examples: Path, ecs: Any) -> None:
+    """A public IP turned on by hand is drift, though the manifest never mentions it."""
+    assert cli("apply", str(examples)).exit_code == 0
+    ecs.update_service(
+        cluster="accounting-prd", service="accounting-api",
+        networkConfiguration={"awsvpcConfiguration": {
+            "subnets": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+            "securityGroups": ["sg-0a1b2c3d4e5f60001"], "assignPublicIp": "ENABLED"}})
+    code, out = cli_json("diff", str(examples))
+    assert code == 2
+    [change] = out["changes"]
+    [entry] = change["diff"]
+    assert entry["path"] == "spec.networkConfiguration.awsvpcConfiguration.assignPublicIp"
+    assert entry["old"] == "ENABLED" and entry["op"] == "remove"
+
+
+def test_task_definition_registered_by_hand_shows_the_changed_fields(
+    examples: Path, ecs: Any
+) -> None:
+    assert cli("apply", str(examples)).exit_code == 0
+    td = ecs.describe_task_definition(taskDefinition="accounting-batch-light")["taskDefinition"]
+    keep = ("containerDefinitions", "cpu", "memory", "networkMode", "requiresCompatibilities",
+            "executionRoleArn", "taskRoleArn")
+    request = {k: td[k] for k in keep}
+    request["containerDefinitions"][0]["command"] = ["python", "manage.py", "other"]
+    ecs.register_task_definition(family="accounting-batch-light", **request)
+    code, out = cli_json("diff", str(examples))
+    assert code == 2
+    [change] = out["changes"]
+    assert change["name"] == "accounting-batch-light"
+    paths = {d["path"] for d in change["diff"]}
+    # the hand-registered revision lacks the ownership tag, and has another command
+    assert paths == {"spec.containerDefinitions[batch].command",
+                     "spec.tags"}
+
+
+def test_apply_twice_changes_nothing(examples: Path, ecs: Any) -> None:
+    assert cli("apply", str(examples)).exit_code == 0
+    revisions = ecs.list_task_definitions()["taskDefinitionArns"]
+    second = cli("apply", str(examples), "--output", "json")
+    assert second.exit_code == 0
+    assert json.loads(second.output)["applied"] == []
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == revisions
+
+
+def test_apply_twice_makes_no_write_call(examples: Path) -> None:
+    import asyncio
+
+    from reconciler.aws import Aws
+    from reconciler.engine import apply_path
+
+    assert cli("apply", str(examples)).exit_code == 0
+    aws = Aws()
+    asyncio.run(apply_path(aws, examples))
+    writes = [op for op in aws.calls if not op.split(":")[1].startswith(("describe", "list"))]
+    assert writes == []
+
+
+def test_interrupted_apply_converges_without_duplicates(examples: Path, ecs: Any) -> None:
+    """Killed after the task definitions were registered: the next run only does the rest."""
+    import asyncio
+
+    from reconciler.aws import Aws
+    from reconciler.engine import plan_path
+    from reconciler.apply import apply_plan
+
+    aws = Aws()
+    planned = asyncio.run(plan_path(aws, examples))
+    partial = [c for c in planned.plan.changes if c.key.kind != "Service"]
+    planned.plan.changes = partial
+    asyncio.run(apply_plan(aws, planned.plan, planned.ctx, planned.tree.config))
+    assert ecs.list_services(cluster="accounting-prd")["serviceArns"] == []
+    assert cli("apply", str(examples)).exit_code == 0
+    assert cli("diff", str(examples)).exit_code == 0
+    families = ecs.list_task_definitions()["taskDefinitionArns"]
+    assert len(families) == 4, families  # one revision each, nothing registered twice
+    assert len(ecs.list_services(cluster="accounting-prd")["serviceArns"]) == 2
+
+
+def test_changing_a_manifest_converges(examples: Path, ecs: Any) -> None:
+    assert cli("apply", str(examples)).exit_code == 0
+    path = examples / "apps/api/service.yaml"
+    path.write_text(path.read_text().replace("desiredCount: 2", "desiredCount: 3"))
+    code, out = cli_json("diff", str(examples))
+    assert code == 2 and [d["path"] for d in out["changes"][0]["diff"]] == ["spec.desiredCount"]
+    assert cli("apply", str(examples)).exit_code == 0
+    assert cli("diff", str(examples)).exit_code == 0
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-api"])
+    assert svc["services"][0]["desiredCount"] == 3
+
+
+def test_task_definition_change_registers_and_moves_the_service(examples: Path, ecs: Any) -> None:
+    assert cli("apply", str(examples)).exit_code == 0
+    path = examples / "apps/api/task-definition.yaml"
+    path.write_text(path.read_text().replace("value: info", "value: debug"))
+    code, out = cli_json("diff", str(examples))
+    assert code == 2
+    by_kind = {c["kind"]: c for c in out["changes"]}
+    assert by_kind["Service"]["diff"][0]["new"] == "accounting-api:(next revision)"
+    assert cli("apply", str(examples)).exit_code == 0
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-api"])["services"][0]
+    assert svc["taskDefinition"].endswith("accounting-api:2")
+    assert cli("diff", str(examples)).exit_code == 0
+
+
+def test_invalid_tree_applies_nothing(examples: Path, ecs: Any) -> None:
+    write(examples, "broken.yaml", "apiVersion: reconciler/v1\nkind: Service\nmetadata:\n"
+          "  name: x\n  cluster: accounting-prd\nspec:\n  desiredCount: two\n")
+    result = cli("apply", str(examples))
+    assert result.exit_code == 1
+    assert "broken.yaml:7: Service/x: spec.desiredCount: expected an integer" in result.output
+    assert ecs.list_clusters()["clusterArns"] == []
+
+
+def test_diff_refuses_an_invalid_tree(examples: Path) -> None:
+    write(examples, "bad.yaml", "kind: [unclosed\n")
+    result = cli("diff", str(examples))
+    assert result.exit_code == 1
+    assert "bad.yaml:" in result.output and "invalid YAML" in result.output
+
+
+def test_text_output_masks_secrets(examples: Path) -> None:
+    result = cli("diff", str(examples))
+    assert result.exit_code == 2
+    assert "secretsmanager" not in result.output
+    assert "(sensitive)" in result.output
+
+
+def test_ignored_image_is_used_on_create_and_left_alone_on_update(
+    examples: Path, ecs: Any
+) -> None:
+    """CI owns the worker's image: a CI deploy is not drift, and apply keeps CI's image."""
+    assert cli("apply", str(examples)).exit_code == 0
+    td = ecs.describe_task_definition(taskDefinition="accounting-worker",
+                                      include=["TAGS"])
+    image = td["taskDefinition"]["containerDefinitions"][0]["image"]
+    assert image.endswith("accounting-api:1.42.0")  # used on create
+    request = {k: td["taskDefinition"][k] for k in (
+        "containerDefinitions", "cpu", "memory", "networkMode", "requiresCompatibilities",
+        "executionRoleArn", "taskRoleArn")}
+    request["containerDefinitions"][0]["image"] = image.replace("1.42.0", "1.43.0")
+    new = ecs.register_task_definition(family="accounting-worker", tags=td["tags"], **request)
+    ecs.update_service(cluster="accounting-prd", service="accounting-worker",
+                       taskDefinition=new["taskDefinition"]["taskDefinitionArn"])
+    code, out = cli_json("diff", str(examples))
+    assert code == 0, out
+    # a real change elsewhere registers a revision that keeps CI's image
+    path = examples / "apps/worker/task-definition.yaml"
+    path.write_text(path.read_text().replace('"4"]', '"8"]'))
+    code, out = cli_json("diff", str(examples))
+    worker = next(c for c in out["changes"] if c["kind"] == "TaskDefinition")
+    assert worker["ignored"] == [{"path": "spec.containerDefinitions[app].image",
+                                  "reason": "reconciler.yaml ignore rule"}]
+    assert cli("apply", str(examples)).exit_code == 0
+    latest = ecs.describe_task_definition(taskDefinition="accounting-worker")["taskDefinition"]
+    assert latest["containerDefinitions"][0]["image"].endswith("1.43.0")
+    assert "8" in latest["containerDefinitions"][0]["command"]
+
+
+def test_replace_needs_allow_replace(examples: Path, ecs: Any) -> None:
+    assert cli("apply", str(examples)).exit_code == 0
+    path = examples / "apps/api/service.yaml"
+    path.write_text(path.read_text().replace("launchType: FARGATE", "launchType: EC2"))
+    code, out = cli_json("diff", str(examples))
+    assert code == 2 and out["changes"][0]["action"] == "replace"
+    refused = cli("apply", str(examples))
+    assert refused.exit_code == 1 and "--allow-replace" in refused.output
+    assert cli("apply", str(examples), "--allow-replace").exit_code == 0
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-api"])
+    assert svc["services"][0]["launchType"] == "EC2"
+    assert cli("diff", str(examples)).exit_code == 0
+
+
+def test_markdown_output(examples: Path) -> None:
+    result = cli("diff", str(examples), "--output", "markdown")
+    assert result.exit_code == 2
+    assert result.output.startswith("### reconciler diff")
+    assert "```diff" in result.output
+
+
+def test_validate_examples() -> None:
+    from tests.conftest import EXAMPLES
+
+    result = cli("validate", str(EXAMPLES))
+    assert result.exit_code == 0, result.output
+
+
+def test_same_command_against_a_given_endpoint(examples: Path, aws: EmbeddedAws) -> None:
+    """The real console script, in a new process, reaching moto only through AWS_ENDPOINT_URL."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **aws.environment(), "AWS_REGION": "eu-west-1"}
+    proc = subprocess.run([sys.executable, "-m", "reconciler", "diff", str(examples), "-o", "json"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert len(json.loads(proc.stdout)["changes"]) == 7
