@@ -249,7 +249,7 @@ RULES: list[Rule] = [
          ({"containerDefinitions": {"a": {"linuxParameters": {"capabilities": {
              "add": [], "drop": ["SYS_ADMIN", "ALL"]}}}}},
           {"containerDefinitions": {"a": {"linuxParameters": {"capabilities": {
-              "drop": ["ALL", "SYS_ADMIN"]}}}}}), case=13),
+              "add": [], "drop": ["ALL", "SYS_ADMIN"]}}}}}), case=13),
     Rule("td.container-multisets", "links, mountPoints, ulimits, dependsOn, ... are unordered",
          _r_container_sets,
          ({"containerDefinitions": {"a": {"ulimits": [{"name": "nproc"}, {"name": "nofile"}],
