@@ -17,7 +17,13 @@ from reconciler.config import Config
 from reconciler.diff import ABSENT, FieldChange, compare, top_fields
 from reconciler.kinds import REGISTRY, Context, Kind, Live, ordered
 from reconciler.manifest import Manifest, ResourceKey
-from reconciler.normalize import MANAGED_BY, ServerChosen, drop_server_chosen, get_path
+from reconciler.normalize import (
+    MANAGED_BY,
+    ServerChosen,
+    drop_server_chosen,
+    get_path,
+    prune_empty,
+)
 
 ACTIONS = ("create", "update", "replace", "delete")
 
@@ -95,7 +101,7 @@ def plan_resource(
                 ignored.append(IgnoredField(path, rule.reason))
         ign.remove(want, seg)
         ign.remove(have, seg)
-    fields = compare(want, have)
+    fields = compare(prune_empty(want), prune_empty(have))
     adopt = live.owner() != ctx.owner
     if not fields:
         return Change(m.key, "noop", [], ignored, used, m, live, request)
