@@ -39,6 +39,7 @@ _DROPPED_ON_CREATE = (
 
 _patched = False
 _patch_lock = threading.Lock()
+_ORIGINALS: dict[str, Any] = {}
 
 
 def _snake(name: str) -> str:
@@ -112,6 +113,8 @@ def patch_moto() -> None:
         original_create = EC2ContainerServiceResponse.create_service
         original_register = EC2ContainerServiceResponse.register_task_definition
         original_update = EC2ContainerServiceResponse.update_service
+        _ORIGINALS.update(create_service=original_create, update_service=original_update,
+                          register_task_definition=original_register)
 
         def create_service(self: Any) -> Any:
             cluster_name = str(self._get_param("cluster", "default")).split("/")[-1]
@@ -162,6 +165,22 @@ def patch_moto() -> None:
             register_task_definition
         )
         _patched = True
+
+
+@contextmanager
+def unpatched() -> Iterator[None]:
+    """moto as it ships, for the tests that check each gap is still there."""
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    patch_moto()
+    patched = {name: getattr(EC2ContainerServiceResponse, name) for name in _ORIGINALS}
+    for name, fn in _ORIGINALS.items():
+        setattr(EC2ContainerServiceResponse, name, fn)
+    try:
+        yield
+    finally:
+        for name, fn in patched.items():
+            setattr(EC2ContainerServiceResponse, name, fn)
 
 
 class EmbeddedAws:

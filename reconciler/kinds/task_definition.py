@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler import schema
-from reconciler.aws import Aws, gather_limited
+from reconciler.aws import Aws, AwsError, gather_limited
 from reconciler.kinds.base import Context, Kind, Live, tag_map
 from reconciler.manifest import TASK_DEFINITION_READ_ONLY, ResourceKey
 from reconciler.normalize import (
@@ -394,8 +394,15 @@ class TaskDefinition(Kind):
             "ecs", "list_task_definition_families", "nextToken", "nextToken", status="ACTIVE"
         ):
             families.extend(page.get("families", []))
-        lives = await gather_limited(*(self.describe(aws, f) for f in families))
-        return [live for live in lives if live.owner() == owner]
+        async def latest(family: str) -> Live | None:
+            try:
+                return await self.describe(aws, family)
+            except AwsError:  # no ACTIVE revision left
+                return None
+
+        lives = await gather_limited(*(latest(f) for f in sorted(set(families))))
+        return [lv for lv in lives
+                if lv is not None and lv.owner() == owner and lv.raw.get("status") == "ACTIVE"]
 
     async def register(self, aws: Aws, key: ResourceKey, desired: Doc) -> str:
         request = dict(desired)
