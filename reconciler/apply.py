@@ -17,8 +17,8 @@ from reconciler.aws import Aws, AwsError
 from reconciler.config import Config
 from reconciler.kinds import REGISTRY, Context, ordered
 from reconciler.kinds.base import PENDING_SUFFIX
-from reconciler.plan import Change, Plan, plan_resource, resolve_refs
 from reconciler.mask import mask_text
+from reconciler.plan import Change, Plan, plan_resource, resolve_refs
 
 log = structlog.get_logger(__name__)
 

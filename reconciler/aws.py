@@ -64,7 +64,7 @@ class Aws:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(
-                    service, config=self._config, region_name=self.region  # type: ignore[call-overload]
+                    service, config=self._config, region_name=self.region
                 )
             return self._clients[service]
 

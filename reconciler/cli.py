@@ -96,7 +96,8 @@ def _plan_or_exit(path: Path, output: str, **kwargs: Any) -> Pass:
         sys.exit(EXIT_ERROR)
     kwargs.setdefault("revision", revision_of(path))
     try:
-        return _run(plan_path(Aws(), path, tree=tree, **kwargs))
+        planned: Pass = _run(plan_path(Aws(), path, tree=tree, **kwargs))
+        return planned
     except InvalidTree as exc:  # pragma: no cover - load_tree above already checked
         _print_errors(exc.tree, output)
         sys.exit(EXIT_ERROR)

@@ -206,7 +206,7 @@ class EmbeddedAws:
 
     def reset(self) -> None:
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
 
     def environment(self) -> dict[str, str]:
@@ -259,14 +259,14 @@ def seed_network(url: str, region: str, subnets: list[str], security_groups: lis
     for i, wanted in enumerate(s for s in subnets if s not in known_subnets):
         sn = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24")["Subnet"]
         zone = backend.subnets[sn["AvailabilityZone"]]
-        obj = zone.pop(sn["SubnetId"])
-        obj.id = wanted
-        zone[wanted] = obj
+        subnet = zone.pop(sn["SubnetId"])
+        subnet.id = wanted
+        zone[wanted] = subnet
     for wanted in (g for g in security_groups if g not in known_groups):
         gid = ec2.create_security_group(GroupName=wanted, Description="seeded", VpcId=vpc)["GroupId"]
-        obj = backend.groups[vpc].pop(gid)
-        obj.id = wanted
-        backend.groups[vpc][wanted] = obj
+        group = backend.groups[vpc].pop(gid)
+        group.id = wanted
+        backend.groups[vpc][wanted] = group
 
 
 def network_ids(value: Any) -> tuple[list[str], list[str]]:

@@ -65,7 +65,7 @@ def parse(pattern: str) -> tuple[Segment, ...]:
 
 
 def _seg_matches(seg: Segment, key: Any) -> bool:
-    return seg == WILDCARD or seg == key or (isinstance(seg, str) and str(key) == seg)
+    return seg in (WILDCARD, key) or (isinstance(seg, str) and str(key) == seg)
 
 
 def matches(pattern: tuple[Segment, ...], path: tuple[Any, ...]) -> bool:

@@ -55,7 +55,8 @@ def apply_rules(doc: Doc, rules: Sequence[Rule]) -> Doc:
     out = copy.deepcopy(doc)
     for rule in rules:
         rule(out)
-    return prune_empty(out)
+    pruned: Doc = prune_empty(out)
+    return pruned
 
 
 def drop_server_chosen(desired: Doc, live: Doc, rows: Iterable[ServerChosen]) -> list[ServerChosen]:
@@ -77,7 +78,9 @@ _MISSING = object()
 def get_path(doc: Any, path: Sequence[str | int]) -> Any:
     cur = doc
     for p in path:
-        if isinstance(cur, dict) and p in cur:
+        if isinstance(cur, dict):
+            if p not in cur:
+                return _MISSING
             cur = cur[p]
         elif isinstance(cur, list) and isinstance(p, int) and 0 <= p < len(cur):
             cur = cur[p]
@@ -184,7 +187,7 @@ def cpu_units(value: Any) -> Any:
     if not m:
         return value
     n = float(m.group(1))
-    return str(int(round(n * 1024 if m.group(2) else n)))
+    return str(round(n * 1024 if m.group(2) else n))
 
 
 def memory_units(value: Any) -> Any:
@@ -194,7 +197,7 @@ def memory_units(value: Any) -> Any:
         return value
     n = float(m.group(1))
     unit = (m.group(2) or "").lower()
-    return str(int(round(n * 1024 if unit in ("gb", "gib") else n)))
+    return str(round(n * 1024 if unit in ("gb", "gib") else n))
 
 
 def last_segment(arn_or_name: Any, sep: str = "/") -> Any:

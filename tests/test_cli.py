@@ -106,9 +106,9 @@ def test_interrupted_apply_converges_without_duplicates(examples: Path, ecs: Any
     """Killed after the task definitions were registered: the next run only does the rest."""
     import asyncio
 
+    from reconciler.apply import apply_plan
     from reconciler.aws import Aws
     from reconciler.engine import plan_path
-    from reconciler.apply import apply_plan
 
     aws = Aws()
     planned = asyncio.run(plan_path(aws, examples))

@@ -271,7 +271,7 @@ class Service(Kind):
 
     def to_live(self, svc: Doc) -> Live:
         raw = dict(svc)
-        primary = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+        primary: Doc = next((d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), {})
         for k in ("serviceConnectConfiguration", "volumeConfigurations"):
             if k not in raw and k in primary:
                 raw[k] = primary[k]

@@ -95,9 +95,10 @@ def _r_host_port(doc: Doc) -> None:
         for p in each(c, "portMappings"):
             if not isinstance(p, dict) or "hostPort" not in p:
                 continue
-            if mode in ("awsvpc", "host") and p["hostPort"] == p.get("containerPort"):
-                del p["hostPort"]
-            elif mode == "bridge" and p["hostPort"] == 0:
+            same_as_container = p["hostPort"] == p.get("containerPort")
+            if (mode in ("awsvpc", "host") and same_as_container) or (
+                mode == "bridge" and p["hostPort"] == 0
+            ):
                 del p["hostPort"]
 
 
