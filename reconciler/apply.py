@@ -16,7 +16,7 @@ import structlog
 from reconciler.aws import Aws, AwsError
 from reconciler.config import Config
 from reconciler.kinds import REGISTRY, Context, ordered
-from reconciler.kinds.base import PENDING_SUFFIX
+from reconciler.kinds.base import is_pending
 from reconciler.mask import mask_text
 from reconciler.plan import Change, Plan, plan_resource, resolve_refs
 
@@ -61,7 +61,7 @@ async def _run_one(
     if fresh.action == "noop":
         return Outcome(fresh, "unchanged", arn=fresh.live.arn if fresh.live else "")
     desired = fresh.desired or {}
-    if any(isinstance(v, str) and v.endswith(PENDING_SUFFIX) for v in desired.values()):
+    if is_pending(desired):
         return Outcome(fresh, "skipped", "a resource it references was not applied")
     if fresh.action == "create":
         arn = await kind.create(aws, fresh.key, desired, ctx)

@@ -102,6 +102,20 @@ class Aws:
             if not token:
                 return
 
+    async def account_id(self) -> str:
+        """The caller's account, asked of STS once per process."""
+        if "account" not in self.cache:
+            ident = await self.call("sts", "get_caller_identity")
+            self.cache["account"] = ident["Account"]
+        return str(self.cache["account"])
+
+    @property
+    def partition(self) -> str:
+        region = self.region
+        if region.startswith("cn-"):
+            return "aws-cn"
+        return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
     def reset_counts(self) -> None:
         self.calls.clear()
         self.errors.clear()

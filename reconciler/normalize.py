@@ -148,8 +148,8 @@ def tags_as_map(doc: Doc, key: str = "tags", k: str = "key", v: str = "value") -
     if isinstance(doc.get(key), list):
         doc[key] = key_by(doc[key], k, v)
     if isinstance(doc.get(key), dict):
-        for t in BOOKKEEPING_TAGS:
-            doc[key].pop(t, None)
+        doc[key] = {t: x for t, x in doc[key].items()
+                    if t not in BOOKKEEPING_TAGS and not str(t).startswith("aws:")}
 
 
 def prune_empty(value: Any) -> Any:

@@ -137,17 +137,22 @@ def prune_guard(deletes: list[Change], owned: list[Live], max_share: float) -> l
     return reasons
 
 
-async def read_live(aws: Aws, manifests: list[Manifest]) -> dict[ResourceKey, Live]:
-    """Live state of every resource the manifests name, each kind batched, kinds in parallel."""
-    keys_by_kind: dict[str, list[ResourceKey]] = {}
+async def read_live(
+    aws: Aws, manifests: list[Manifest], ctx: Context
+) -> dict[ResourceKey, Live]:
+    """Live state of every resource the manifests name: each kind batched, the kinds of one
+    wave in parallel (a later wave may need what an earlier one found)."""
+    by_kind: dict[str, list[Manifest]] = {}
     for m in manifests:
-        keys_by_kind.setdefault(m.kind, []).append(m.key)
-    results = await gather_limited(
-        *(REGISTRY[k].fetch(aws, keys) for k, keys in keys_by_kind.items())
-    )
+        by_kind.setdefault(m.kind, []).append(m)
     live: dict[ResourceKey, Live] = {}
-    for r in results:
-        live.update(r)
+    for wave in sorted({REGISTRY[k].fetch_wave for k in by_kind}):
+        kinds = [k for k in by_kind if REGISTRY[k].fetch_wave == wave]
+        results = await gather_limited(
+            *(REGISTRY[k].fetch(aws, by_kind[k], ctx, dict(live)) for k in kinds)
+        )
+        for r in results:
+            live.update(r)
     return live
 
 
@@ -190,7 +195,9 @@ async def make_plan(
     prune: bool = False,
     allow_mass_prune: bool = False,
 ) -> Plan:
-    live = await read_live(aws, manifests)
+    if any(REGISTRY[m.kind].needs_account for m in manifests):
+        ctx.account, ctx.region, ctx.partition = await aws.account_id(), aws.region, aws.partition
+    live = await read_live(aws, manifests, ctx)
     plan = Plan(plan_tree(manifests, live, config, ctx))
     if prune:
         owned = await read_owned(aws, config.controller, manifests)

@@ -116,3 +116,56 @@ def _show(path: Path_) -> str:
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else f".{p}"
     return out
+
+
+def member_name(shape: StructureShape, key: str) -> str | None:
+    """The model's name for `key`, accepting camelCase for PascalCase models and vice versa."""
+    if key in shape.members:
+        return key
+    for name in shape.members:
+        if name.lower() == key.lower():
+            return name
+    return None
+
+
+def to_model_case(value: Any, shape: Shape) -> Any:
+    """Rename keys to the model's spelling (`scheduleExpression` -> `ScheduleExpression` for
+    EventBridge), guided by the shape so user data (tags, map keys) is never touched."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            name = member_name(shape, str(k))
+            out[name or k] = to_model_case(v, shape.members[name]) if name else v
+        return out
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [to_model_case(v, shape.member) for v in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {k: to_model_case(v, shape.value) for k, v in value.items()}
+    return value
+
+
+def member_shape(service: str, operation_name: str, *path: str) -> Shape:
+    """The shape at a member path of an operation's input, e.g. ("events", "PutTargets",
+    "Targets") gives the list's member structure."""
+    shape: Shape = input_shape(service, operation_name)
+    for p in path:
+        if isinstance(shape, StructureShape):
+            shape = shape.members[p]
+        if isinstance(shape, ListShape):
+            shape = shape.member
+    return shape
+
+
+def user_path(doc: Any, path: Path_) -> Path_:
+    """The path as the user spelled it in `doc` (keys matched case-insensitively), for lines."""
+    out: list[str | int] = []
+    cur = doc
+    for p in path:
+        if isinstance(cur, dict):
+            key = next((k for k in cur if str(k).lower() == str(p).lower()), p)
+            out.append(key)
+            cur = cur.get(key)
+        else:
+            out.append(p)
+            cur = cur[p] if isinstance(cur, list) and isinstance(p, int) and p < len(cur) else None
+    return tuple(out)

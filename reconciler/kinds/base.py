@@ -8,7 +8,7 @@ Everything but `fetch`, `list_owned`, `create`, `update` and `delete` is pure.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,6 +26,7 @@ from reconciler.normalize import (
 )
 
 PENDING_SUFFIX = ":(next revision)"
+PENDING_ID = ":(known after apply)"
 
 
 @dataclass
@@ -47,9 +48,13 @@ class Refs:
     """What references between manifests resolve to during one plan or apply."""
 
     task_definitions: dict[str, str] = field(default_factory=dict)  # family -> ARN
+    spot_fleets: dict[str, str] = field(default_factory=dict)  # manifest name -> request id
 
     def task_definition(self, family: str) -> str:
         return self.task_definitions.get(family, f"{family}{PENDING_SUFFIX}")
+
+    def spot_fleet(self, name: str) -> str:
+        return self.spot_fleets.get(name, f"{name}{PENDING_ID}")
 
 
 @dataclass
@@ -60,12 +65,31 @@ class Context:
     revision: str | None = None
     refs: Refs = field(default_factory=Refs)
     desired_keys: frozenset[ResourceKey] = frozenset()
+    account: str = "000000000000"
+    region: str = "us-east-1"
+    partition: str = "aws"
+
+    def cluster_arn(self, name: str) -> str:
+        if name.startswith("arn:"):
+            return name
+        return f"arn:{self.partition}:ecs:{self.region}:{self.account}:cluster/{name}"
 
     def ownership_tags(self) -> dict[str, str]:
         tags = {MANAGED_BY: self.owner}
         if self.revision:
             tags[REVISION_TAG] = self.revision
         return tags
+
+
+def is_pending(value: Any) -> bool:
+    """Whether `value` holds, anywhere, a reference to something not created yet."""
+    if isinstance(value, str):
+        return value.endswith((PENDING_SUFFIX, PENDING_ID))
+    if isinstance(value, dict):
+        return any(is_pending(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_pending(v) for v in value)
+    return False
 
 
 def tag_list(tags: dict[str, str], k: str = "key", v: str = "value") -> list[dict[str, str]]:
@@ -91,6 +115,10 @@ class Kind:
     server_chosen: ClassVar[Sequence[ServerChosen]] = ()
     replace_fields: ClassVar[frozenset[str]] = frozenset()
     tag_keys: ClassVar[tuple[str, str]] = ("key", "value")
+    # parameter names of the service's TagResource / UntagResource
+    tag_params: ClassVar[tuple[str, str, str]] = ("resourceArn", "tags", "tagKeys")
+    tags_as_dict: ClassVar[bool] = False
+    tags_field: ClassVar[str] = "tags"
 
     # --- pure -------------------------------------------------------------------------------
 
@@ -121,8 +149,8 @@ class Kind:
     def desired(self, m: Manifest, ctx: Context) -> Doc:
         """The request this manifest stands for, without identity fields, tags included."""
         spec = copy.deepcopy(m.spec)
-        user_tags = tag_map(spec.get("tags"), *self.tag_keys)
-        spec["tags"] = tag_list({**user_tags, **ctx.ownership_tags()}, *self.tag_keys)
+        tags = {**tag_map(spec.get(self.tags_field), *self.tag_keys), **ctx.ownership_tags()}
+        spec[self.tags_field] = tags if self.tags_as_dict else tag_list(tags, *self.tag_keys)
         return spec
 
     def normalize(self, spec: Doc) -> Doc:
@@ -133,7 +161,14 @@ class Kind:
 
     # --- effects ----------------------------------------------------------------------------
 
-    async def fetch(self, aws: Aws, keys: Sequence[ResourceKey]) -> dict[ResourceKey, Live]:
+    fetch_wave: ClassVar[int] = 0  # kinds in a later wave see the live objects of earlier ones
+    needs_account: ClassVar[bool] = False
+
+    async def fetch(
+        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, Live]:
+        """The live twin of each manifest that has one, read in as few calls as possible."""
         raise NotImplementedError
 
     async def list_owned(
@@ -159,13 +194,14 @@ class Kind:
 
     async def sync_tags(self, aws: Aws, arn: str, desired: Doc, live: Live) -> None:
         """Tag and untag so that live tags equal desired ones (bookkeeping tags only added)."""
-        want = tag_map(desired.get("tags"), *self.tag_keys)
+        arn_param, tags_param, keys_param = self.tag_params
+        want = tag_map(desired.get(self.tags_field), *self.tag_keys)
         have = live.tags
         add = {k: v for k, v in want.items() if have.get(k) != v}
-        remove = [k for k in have if k not in want and k not in BOOKKEEPING_TAGS]
+        remove = [k for k in have if k not in want and k not in BOOKKEEPING_TAGS
+                  and not k.startswith("aws:")]
         if add:
-            await aws.call(
-                self.service, "tag_resource", resourceArn=arn, tags=tag_list(add, *self.tag_keys)
-            )
+            payload: Any = add if self.tags_as_dict else tag_list(add, *self.tag_keys)
+            await aws.call(self.service, "tag_resource", **{arn_param: arn, tags_param: payload})
         if remove:
-            await aws.call(self.service, "untag_resource", resourceArn=arn, tagKeys=remove)
+            await aws.call(self.service, "untag_resource", **{arn_param: arn, keys_param: remove})

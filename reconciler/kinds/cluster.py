@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reconciler import schema
 from reconciler.aws import Aws, gather_limited
 from reconciler.kinds.base import Context, Kind, Live, tag_map
-from reconciler.manifest import ResourceKey
+from reconciler.manifest import Manifest, ResourceKey
 from reconciler.normalize import (
     Doc,
     Rule,
@@ -128,7 +128,11 @@ class Cluster(Kind):
         results = await gather_limited(*(one(b) for b in batches))
         return [live for chunk in results for live in chunk]
 
-    async def fetch(self, aws: Aws, keys: Sequence[ResourceKey]) -> dict[ResourceKey, Live]:
+    async def fetch(
+        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, Live]:
+        keys = [m.key for m in manifests]
         if not keys:
             return {}
         lives = await self._describe(aws, sorted({k.name for k in keys}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler import schema
@@ -309,7 +309,11 @@ class Service(Kind):
         results = await gather_limited(*(one(b) for b in batches))
         return [live for chunk in results for live in chunk]
 
-    async def fetch(self, aws: Aws, keys: Sequence[ResourceKey]) -> dict[ResourceKey, Live]:
+    async def fetch(
+        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, Live]:
+        keys = [m.key for m in manifests]
         by_cluster: dict[str, list[str]] = {}
         for k in keys:
             by_cluster.setdefault(str(k.cluster), []).append(k.name)

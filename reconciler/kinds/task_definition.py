@@ -7,13 +7,13 @@ is described once per process and cached by ARN.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler import schema
 from reconciler.aws import Aws, AwsError, gather_limited
 from reconciler.kinds.base import Context, Kind, Live, tag_map
-from reconciler.manifest import TASK_DEFINITION_READ_ONLY, ResourceKey
+from reconciler.manifest import Manifest, TASK_DEFINITION_READ_ONLY, ResourceKey
 from reconciler.normalize import (
     CONTENT_HASH_TAG,
     MANAGED_BY,
@@ -382,7 +382,11 @@ class TaskDefinition(Kind):
                 take(page.get("taskDefinitionArns", []))
         return {fam: arn for fam, (_rev, arn) in latest.items()}
 
-    async def fetch(self, aws: Aws, keys: Sequence[ResourceKey]) -> dict[ResourceKey, Live]:
+    async def fetch(
+        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, Live]:
+        keys = [m.key for m in manifests]
         if not keys:
             return {}
         arns = await self.latest_revisions(aws, [k.name for k in keys])
