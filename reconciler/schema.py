@@ -123,8 +123,8 @@ def member_name(shape: StructureShape, key: str) -> str | None:
     if key in shape.members:
         return key
     for name in shape.members:
-        if name.lower() == key.lower():
-            return name
+        if str(name).lower() == key.lower():
+            return str(name)
     return None
 
 

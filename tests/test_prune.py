@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reconciler.validate import load_tree
 from tests.conftest import cli, cli_json
 
 
@@ -19,7 +20,7 @@ def _unowned(ecs: Any) -> None:
 
 def test_prune_is_off_unless_asked(examples: Path, ecs: Any) -> None:
     assert cli("apply", str(examples)).exit_code == 0
-    (examples / "batches/task-definitions.yaml").unlink()
+    (examples / "apps/worker/service.yaml").unlink()
     code, out = cli_json("diff", str(examples))
     assert code == 0 and out["changes"] == []
 
@@ -27,16 +28,17 @@ def test_prune_is_off_unless_asked(examples: Path, ecs: Any) -> None:
 def test_deleting_one_manifest_prunes_exactly_its_resource(examples: Path, ecs: Any) -> None:
     assert cli("apply", str(examples)).exit_code == 0
     _unowned(ecs)
-    path = examples / "batches/task-definitions.yaml"
-    path.write_text(path.read_text().split("---")[0])  # drop the heavy batch
+    (examples / "apps/worker/service.yaml").unlink()
     code, out = cli_json("diff", str(examples), "--prune")
     assert code == 2
     assert [(c["kind"], c["name"], c["action"]) for c in out["changes"]] == [
-        ("TaskDefinition", "accounting-batch-heavy", "delete")]
+        ("Service", "accounting-worker", "delete")]
     assert cli("apply", str(examples), "--prune").exit_code == 0
-    active = ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
-    assert not any("accounting-batch-heavy" in a for a in active)
-    assert any("hand-made" in a for a in active)
+    services = ecs.describe_services(cluster="accounting-prd",
+                                     services=["accounting-worker", "hand-made",
+                                               "accounting-api"])["services"]
+    assert {s["serviceName"]: s["status"] for s in services} == {
+        "accounting-worker": "INACTIVE", "hand-made": "ACTIVE", "accounting-api": "ACTIVE"}
     assert cli("diff", str(examples), "--prune").exit_code == 0
 
 
@@ -56,12 +58,13 @@ def test_unowned_resources_survive_any_prune(examples: Path, ecs: Any) -> None:
 
 def test_emptying_the_folder_is_refused(examples: Path, ecs: Any) -> None:
     assert cli("apply", str(examples)).exit_code == 0
+    total = len(load_tree(examples).manifests)
     for f in examples.rglob("*.yaml"):
         if f.name != "reconciler.yaml":
             f.unlink()
     result = cli("apply", str(examples), "--prune")
     assert result.exit_code == 1
-    assert "prune would delete 7 of 7 owned resources" in result.output
+    assert f"prune would delete {total} of {total} owned resources" in result.output
     assert "nothing will be deleted" in result.output
     assert len(ecs.list_services(cluster="accounting-prd")["serviceArns"]) == 2
     code, out = cli_json("diff", str(examples), "--prune")
@@ -72,7 +75,6 @@ def test_prune_from_config(examples: Path, ecs: Any) -> None:
     assert cli("apply", str(examples)).exit_code == 0
     cfg = examples / "reconciler.yaml"
     cfg.write_text(cfg.read_text().replace("prune: false", "prune: true"))
-    path = examples / "batches/task-definitions.yaml"
-    path.write_text(path.read_text().split("---")[0])
+    (examples / "apps/worker/service.yaml").unlink()
     code, out = cli_json("diff", str(examples))
     assert code == 2 and out["changes"][0]["action"] == "delete"

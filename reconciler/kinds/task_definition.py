@@ -13,7 +13,7 @@ from typing import Any
 from reconciler import schema
 from reconciler.aws import Aws, AwsError, gather_limited
 from reconciler.kinds.base import Context, Kind, Live, tag_map
-from reconciler.manifest import Manifest, TASK_DEFINITION_READ_ONLY, ResourceKey
+from reconciler.manifest import TASK_DEFINITION_READ_ONLY, Manifest, ResourceKey
 from reconciler.normalize import (
     CONTENT_HASH_TAG,
     MANAGED_BY,
