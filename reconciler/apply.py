@@ -15,10 +15,12 @@ import structlog
 
 from reconciler.aws import Aws, AwsError
 from reconciler.config import Config
+from reconciler.ignore import IgnoreRule
 from reconciler.kinds import REGISTRY, Context, ordered
 from reconciler.kinds.base import is_pending
+from reconciler.manifest import ResourceKey
 from reconciler.mask import mask_text
-from reconciler.plan import Change, Plan, plan_resource, resolve_refs
+from reconciler.plan import Change, Plan, ignore_rules, plan_resource, resolve_refs
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +50,8 @@ Listener = Callable[[Outcome], None]
 
 
 async def _run_one(
-    aws: Aws, change: Change, ctx: Context, config: Config, allow_replace: bool
+    aws: Aws, change: Change, ctx: Context, config: Config, allow_replace: bool,
+    external: dict[ResourceKey, list[IgnoreRule]],
 ) -> Outcome:
     kind = change.kind
     if change.action == "delete":
@@ -56,7 +59,8 @@ async def _run_one(
         await kind.delete(aws, change.live)
         return Outcome(change, "deleted", arn=change.live.arn)
     assert change.manifest is not None
-    fresh = plan_resource(kind, change.manifest, change.live, ctx, config.ignore_rules(change.manifest))
+    rules = ignore_rules(change.manifest, config, external)
+    fresh = plan_resource(kind, change.manifest, change.live, ctx, rules)
     resolve_refs(fresh, ctx)
     if fresh.action == "noop":
         return Outcome(fresh, "unchanged", arn=fresh.live.arn if fresh.live else "")
@@ -105,7 +109,7 @@ async def apply_plan(
         bound = log.bind(kind=change.key.kind, name=change.key.name, cluster=change.key.cluster,
                          revision=ctx.revision)
         try:
-            outcome = await _run_one(aws, change, ctx, config, allow_replace)
+            outcome = await _run_one(aws, change, ctx, config, allow_replace, plan.external)
         except AwsError as exc:
             outcome = Outcome(change, "failed", mask_text(str(exc)))
         except Exception as exc:  # one resource's failure must not stop the others

@@ -39,7 +39,13 @@ _DROPPED_ON_CREATE = (
 
 _patched = False
 _patch_lock = threading.Lock()
-_ORIGINALS: dict[str, Any] = {}
+# (class, attribute) -> what moto shipped there (None: moto has no such operation)
+_ORIGINALS: dict[tuple[Any, str], Any] = {}
+
+
+def _replace(cls: Any, name: str, fn: Any) -> None:
+    _ORIGINALS.setdefault((cls, name), cls.__dict__.get(name))
+    setattr(cls, name, fn)
 
 
 def _snake(name: str) -> str:
@@ -102,6 +108,75 @@ def _fill_container_defaults(td: Any) -> None:
             hc.setdefault("timeout", 5)
 
 
+def _patch_application_autoscaling() -> None:
+    """moto's Application Auto Scaling has no tagging (MOTO gap: TagResource,
+    UntagResource, ListTagsForResource, Tags on RegisterScalableTarget) and its
+    DescribeScalableTargets NextToken repeats the second page forever."""
+    import json
+
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse, _build_target
+
+    original_register = ApplicationAutoScalingResponse.register_scalable_target
+    original_deregister = ApplicationAutoScalingResponse.deregister_scalable_target
+
+    def store(self: Any) -> dict[str, dict[str, str]]:
+        backend = self.applicationautoscaling_backend
+        if not hasattr(backend, "reconciler_tags"):
+            backend.reconciler_tags = {}
+        tags: dict[str, dict[str, str]] = backend.reconciler_tags
+        return tags
+
+    def register(self: Any) -> str:
+        body: str = original_register(self)
+        arn = json.loads(body)["ScalableTargetARN"]
+        tags = self._get_param("Tags")
+        if tags and arn not in store(self):
+            store(self)[arn] = dict(tags)
+        return body
+
+    def deregister(self: Any) -> str:
+        backend = self.applicationautoscaling_backend
+        ident = (self._get_param("ServiceNamespace"), self._get_param("ResourceId"),
+                 self._get_param("ScalableDimension"))
+        for t in backend.describe_scalable_targets(ident[0], [ident[1]], ident[2]):
+            store(self).pop(t.arn, None)
+        return str(original_deregister(self))
+
+    def tag_resource(self: Any) -> str:
+        store(self).setdefault(self._get_param("ResourceARN"), {}).update(
+            self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self: Any) -> str:
+        tags = store(self).setdefault(self._get_param("ResourceARN"), {})
+        for k in self._get_param("TagKeys") or []:
+            tags.pop(k, None)
+        return "{}"
+
+    def list_tags_for_resource(self: Any) -> str:
+        return json.dumps({"Tags": store(self).get(self._get_param("ResourceARN"), {})})
+
+    def describe_scalable_targets(self: Any) -> str:
+        self._validate_params()
+        found = self.applicationautoscaling_backend.describe_scalable_targets(
+            self._get_param("ServiceNamespace"), self._get_param("ResourceIds"),
+            self._get_param("ScalableDimension"))
+        size = self._get_int_param("MaxResults") or 50
+        start = int(self._get_param("NextToken") or 0)
+        page = found[start : start + size]
+        token = str(start + size) if start + size < len(found) else None
+        return json.dumps({"ScalableTargets": [_build_target(t) for t in page],
+                           "NextToken": token})
+
+    cls = ApplicationAutoScalingResponse
+    _replace(cls, "register_scalable_target", register)
+    _replace(cls, "deregister_scalable_target", deregister)
+    _replace(cls, "tag_resource", tag_resource)
+    _replace(cls, "untag_resource", untag_resource)
+    _replace(cls, "list_tags_for_resource", list_tags_for_resource)
+    _replace(cls, "describe_scalable_targets", describe_scalable_targets)
+
+
 def patch_moto() -> None:
     """Make moto's ECS behave like AWS where it measurably does not. Idempotent."""
     global _patched
@@ -113,8 +188,6 @@ def patch_moto() -> None:
         original_create = EC2ContainerServiceResponse.create_service
         original_register = EC2ContainerServiceResponse.register_task_definition
         original_update = EC2ContainerServiceResponse.update_service
-        _ORIGINALS.update(create_service=original_create, update_service=original_update,
-                          register_task_definition=original_register)
 
         def create_service(self: Any) -> Any:
             cluster_name = str(self._get_param("cluster", "default")).split("/")[-1]
@@ -159,28 +232,28 @@ def patch_moto() -> None:
                 _fill_container_defaults(revisions[max(revisions)])
             return result
 
-        EC2ContainerServiceResponse.create_service = create_service  # type: ignore[method-assign]
-        EC2ContainerServiceResponse.update_service = update_service  # type: ignore[method-assign]
-        EC2ContainerServiceResponse.register_task_definition = (  # type: ignore[method-assign]
-            register_task_definition
-        )
+        _patch_application_autoscaling()
+        _replace(EC2ContainerServiceResponse, "create_service", create_service)
+        _replace(EC2ContainerServiceResponse, "update_service", update_service)
+        _replace(EC2ContainerServiceResponse, "register_task_definition", register_task_definition)
         _patched = True
 
 
 @contextmanager
 def unpatched() -> Iterator[None]:
     """moto as it ships, for the tests that check each gap is still there."""
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
     patch_moto()
-    patched = {name: getattr(EC2ContainerServiceResponse, name) for name in _ORIGINALS}
-    for name, fn in _ORIGINALS.items():
-        setattr(EC2ContainerServiceResponse, name, fn)
+    patched = {where: where[0].__dict__.get(where[1]) for where in _ORIGINALS}
+    for (cls, name), fn in _ORIGINALS.items():
+        if fn is None:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, fn)
     try:
         yield
     finally:
-        for name, fn in patched.items():
-            setattr(EC2ContainerServiceResponse, name, fn)
+        for (cls, name), fn in patched.items():
+            setattr(cls, name, fn)
 
 
 class EmbeddedAws:

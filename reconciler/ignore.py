@@ -161,7 +161,8 @@ def overlay(desired: Any, live: Any, pattern: tuple[Segment, ...]) -> None:
 # Fields whose keys in the comparison form are user data (names), not model members.
 MAP_FIELDS = frozenset({
     "containerDefinitions", "environment", "secrets", "volumes", "tags", "settings",
-    "properties", "dockerLabels", "options",
+    "properties", "dockerLabels", "options", "containerOverrides", "Targets", "Tags",
+    "Policies", "ScheduledActions",
 })
 
 

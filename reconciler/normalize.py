@@ -20,6 +20,9 @@ Doc = dict[str, Any]
 
 MANAGED_BY = "reconciler:managed-by"
 REVISION_TAG = "reconciler:revision"
+# For resources AWS does not name (scalable targets, Spot Fleets): the manifest they come from.
+NAME_TAG = "reconciler:name"
+CLUSTER_TAG = "reconciler:cluster"
 CONTENT_HASH_TAG = "reconciler:content-hash"
 # Tags the reconciler writes that change without anybody changing the resource.
 BOOKKEEPING_TAGS = frozenset({REVISION_TAG, CONTENT_HASH_TAG})

@@ -53,10 +53,20 @@ def change_json(c: Change) -> dict[str, Any]:
     return out
 
 
+def ignored_json(plan: Plan) -> list[dict[str, Any]]:
+    """Every ignored field that differs from git, for resources in sync too."""
+    return [
+        {"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
+         "path": show(i.path), "reason": i.reason}
+        for c in plan.ignored for i in c.ignored
+    ]
+
+
 def plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "changes": [change_json(c) for c in plan.pending],
         "summary": plan.counts(),
+        "ignored": ignored_json(plan),
         "refused": plan.refused,
     }
 
@@ -95,6 +105,13 @@ def plan_text(plan: Plan, colour: bool = False) -> str:
                 lines.append(_style(f"    - {path}: {_value(old)}", "red", colour))
             else:
                 lines.append(_style(f"    ~ {path}: {_value(old)} → {_value(new)}", "yellow", colour))
+        for i in c.ignored:
+            lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
+                                None, colour))
+    for c in plan.ignored:
+        if c.action != "noop":
+            continue
+        lines.append(_style(f"= {c.key} (in sync)", None, colour))
         for i in c.ignored:
             lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
                                 None, colour))

@@ -60,6 +60,12 @@ class Change:
 class Plan:
     changes: list[Change] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    external: dict[ResourceKey, list[ign.IgnoreRule]] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> list[Change]:
+        """Resources with ignored fields that differ from git, in sync or not."""
+        return [c for c in self.changes if c.ignored]
 
     @property
     def pending(self) -> list[Change]:
@@ -132,7 +138,8 @@ def prune_guard(deletes: list[Change], owned: list[Live], max_share: float) -> l
     owned_by_kind = Counter(lv.key.kind for lv in owned)
     deleted_by_kind = Counter(c.key.kind for c in deletes)
     for kind, n in sorted(deleted_by_kind.items()):
-        if n == owned_by_kind[kind]:
+        # one manifest of a kind that has only one is an ordinary deletion, except a cluster
+        if n == owned_by_kind[kind] and (n > 1 or kind == "Cluster"):
             reasons.append(f"prune would delete every owned {kind} ({n})")
     return reasons
 
@@ -173,14 +180,44 @@ def resolve_refs(change: Change, ctx: Context) -> None:
         ctx.refs.task_definitions[change.key.name] = change.live.arn
 
 
+async def read_external_owners(
+    aws: Aws, manifests: list[Manifest], live: dict[ResourceKey, Live]
+) -> dict[ResourceKey, list[ign.IgnoreRule]]:
+    """Fields that something other than git owns (autoscaled counts), per manifest."""
+    by_kind: dict[str, list[Manifest]] = {}
+    for m in manifests:
+        by_kind.setdefault(m.kind, []).append(m)
+    results = await gather_limited(
+        *(REGISTRY[k].external_owners(aws, ms, manifests, live) for k, ms in by_kind.items())
+    )
+    out: dict[ResourceKey, list[ign.IgnoreRule]] = {}
+    for r in results:
+        for key, rules in r.items():
+            out.setdefault(key, []).extend(rules)
+    return out
+
+
+def ignore_rules(
+    m: Manifest, config: Config, external: dict[ResourceKey, list[ign.IgnoreRule]]
+) -> list[ign.IgnoreRule]:
+    """Everything this manifest does not own: other owners first, then what users listed."""
+    return [*external.get(m.key, []), *config.ignore_rules(m)]
+
+
 def plan_tree(
-    manifests: list[Manifest], live: dict[ResourceKey, Live], config: Config, ctx: Context
+    manifests: list[Manifest],
+    live: dict[ResourceKey, Live],
+    config: Config,
+    ctx: Context,
+    external: dict[ResourceKey, list[ign.IgnoreRule]] | None = None,
 ) -> list[Change]:
     """Plan every manifest in dependency order. Pure."""
     changes = []
     rank = {k.kind: k.order for k in ordered()}
+    external = external or {}
     for m in sorted(manifests, key=lambda m: (rank[m.kind], str(m.key))):
-        change = plan_resource(REGISTRY[m.kind], m, live.get(m.key), ctx, config.ignore_rules(m))
+        change = plan_resource(REGISTRY[m.kind], m, live.get(m.key), ctx,
+                               ignore_rules(m, config, external))
         resolve_refs(change, ctx)
         changes.append(change)
     return changes
@@ -198,7 +235,8 @@ async def make_plan(
     if any(REGISTRY[m.kind].needs_account for m in manifests):
         ctx.account, ctx.region, ctx.partition = await aws.account_id(), aws.region, aws.partition
     live = await read_live(aws, manifests, ctx)
-    plan = Plan(plan_tree(manifests, live, config, ctx))
+    external = await read_external_owners(aws, manifests, live)
+    plan = Plan(plan_tree(manifests, live, config, ctx, external), external=external)
     if prune:
         owned = await read_owned(aws, config.controller, manifests)
         deletes = plan_prune(owned, {m.key for m in manifests})

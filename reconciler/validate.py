@@ -44,7 +44,7 @@ def check_manifests(manifests: list[Manifest]) -> list[LoadError]:
             errors.append(m.error(
                 f"unknown kind {m.kind!r} (known: {', '.join(sorted(REGISTRY))})", ("kind",)))
             continue
-        if not kind.needs_cluster and m.cluster is not None:
+        if not (kind.needs_cluster or kind.cluster_allowed) and m.cluster is not None:
             errors.append(m.error(f"{m.kind} does not live in a cluster: remove metadata.cluster",
                                   ("metadata", "cluster")))
         errors.extend(kind.validate(m))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from reconciler.kinds.base import Context, Kind, Live, Refs
 from reconciler.kinds.cluster import Cluster
+from reconciler.kinds.scalable_target import ScalableTarget
 from reconciler.kinds.scheduled_task import ScheduledTask
 from reconciler.kinds.service import Service
 from reconciler.kinds.task_definition import TaskDefinition
 
 REGISTRY: dict[str, Kind] = {k.kind: k for k in (
-    Cluster(), TaskDefinition(), Service(), ScheduledTask(),
+    Cluster(), TaskDefinition(), Service(), ScheduledTask(), ScalableTarget(),
 )}
 
 

@@ -14,10 +14,13 @@ from typing import Any, ClassVar
 
 from reconciler import schema
 from reconciler.aws import Aws
+from reconciler.ignore import IgnoreRule
 from reconciler.manifest import LoadError, Manifest, ResourceKey
 from reconciler.normalize import (
     BOOKKEEPING_TAGS,
+    CLUSTER_TAG,
     MANAGED_BY,
+    NAME_TAG,
     REVISION_TAG,
     Doc,
     Rule,
@@ -41,6 +44,19 @@ class Live:
 
     def owner(self) -> str | None:
         return self.tags.get(MANAGED_BY)
+
+
+def key_from_tags(kind: str, tags: Mapping[str, str]) -> ResourceKey | None:
+    """The manifest an unnamed resource (scalable target, Spot Fleet) was created from."""
+    name = tags.get(NAME_TAG)
+    return ResourceKey(kind, name, tags.get(CLUSTER_TAG)) if name else None
+
+
+def name_tags(m: Manifest) -> dict[str, str]:
+    tags = {NAME_TAG: m.name}
+    if m.cluster:
+        tags[CLUSTER_TAG] = m.cluster
+    return tags
 
 
 @dataclass
@@ -110,6 +126,7 @@ class Kind:
     create_operation: ClassVar[str]
     identity: ClassVar[tuple[str, ...]] = ()
     needs_cluster: ClassVar[bool] = False
+    cluster_allowed: ClassVar[bool] = False
     order: ClassVar[int] = 100
     rules: ClassVar[Sequence[Rule]] = ()
     server_chosen: ClassVar[Sequence[ServerChosen]] = ()
@@ -170,6 +187,14 @@ class Kind:
     ) -> dict[ResourceKey, Live]:
         """The live twin of each manifest that has one, read in as few calls as possible."""
         raise NotImplementedError
+
+    async def external_owners(
+        self, aws: Aws, manifests: Sequence[Manifest], everything: Sequence[Manifest],
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, list[IgnoreRule]]:
+        """Fields of these manifests that something else owns (e.g. autoscaling owns a
+        service's desiredCount), found in git (`everything`) or live. Never drift."""
+        return {}
 
     async def list_owned(
         self, aws: Aws, owner: str, clusters: Sequence[str]

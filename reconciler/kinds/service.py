@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler import schema
 from reconciler.aws import Aws, gather_limited
+from reconciler.ignore import IgnoreRule
 from reconciler.kinds.base import Context, Kind, Live, tag_map
 from reconciler.manifest import Manifest, ResourceKey
 from reconciler.normalize import (
@@ -321,6 +322,29 @@ class Service(Kind):
             *(self._describe(aws, c, sorted(set(n))) for c, n in by_cluster.items())
         )
         return {live.key: live for chunk in results for live in chunk}
+
+    async def external_owners(
+        self, aws: Aws, manifests: Sequence[Manifest], everything: Sequence[Manifest],
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, list[IgnoreRule]]:
+        """desiredCount belongs to Application Auto Scaling wherever a scalable target
+        manages the service, declared in git or registered in AWS."""
+        from reconciler.kinds.scalable_target import ECS_DIMENSION, managed_resource_ids, targets
+
+        in_git = {rid: m for m in everything if m.kind == "ScalableTarget"
+                  for rid in targets(m, "ecs")}
+        rids = {m.key: f"service/{m.cluster}/{m.name}" for m in manifests}
+        live = await managed_resource_ids(aws, "ecs", sorted(rids.values()), ECS_DIMENSION)
+        out: dict[ResourceKey, list[IgnoreRule]] = {}
+        for key, rid in rids.items():
+            if rid in in_git:
+                why = f"owned by Application Auto Scaling (ScalableTarget/{in_git[rid].name})"
+            elif rid in live:
+                why = "owned by Application Auto Scaling (a scalable target registered in AWS)"
+            else:
+                continue
+            out[key] = [IgnoreRule("spec.desiredCount", why)]
+        return out
 
     async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
         async def in_cluster(cluster: str) -> list[Live]:
