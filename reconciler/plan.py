@@ -178,6 +178,8 @@ def resolve_refs(change: Change, ctx: Context) -> None:
     """After a TaskDefinition is planned, later manifests referencing it resolve to its ARN."""
     if change.key.kind == "TaskDefinition" and change.action == "noop" and change.live:
         ctx.refs.task_definitions[change.key.name] = change.live.arn
+    if change.key.kind == "SpotFleet" and change.action in ("noop", "update") and change.live:
+        ctx.refs.spot_fleets[change.key.name] = change.live.arn
 
 
 async def read_external_owners(

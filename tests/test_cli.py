@@ -32,17 +32,17 @@ def test_update_service_behind_its_back_shows_exactly_those_fields(
     examples: Path, ecs: Any
 ) -> None:
     assert cli("apply", str(examples)).exit_code == 0
-    ecs.update_service(cluster="accounting-prd", service="accounting-api", desiredCount=5,
+    ecs.update_service(cluster="accounting-prd", service="accounting-worker", desiredCount=5,
                        enableExecuteCommand=False)
     code, out = cli_json("diff", str(examples))
     assert code == 2
     [change] = out["changes"]
     assert (change["kind"], change["name"], change["cluster"]) == (
-        "Service", "accounting-api", "accounting-prd")
+        "Service", "accounting-worker", "accounting-prd")
     assert change["action"] == "update"
     paths = {d["path"]: d for d in change["diff"]}
     assert set(paths) == {"spec.desiredCount", "spec.enableExecuteCommand"}
-    assert paths["spec.desiredCount"]["old"] == 5 and paths["spec.desiredCount"]["new"] == 2
+    assert paths["spec.desiredCount"]["old"] == 5 and paths["spec.desiredCount"]["new"] == 1
 
 
 def test_hand_edit_of_a_default_is_drift(examples: Path, ecs: Any) -> None:
@@ -129,13 +129,13 @@ def test_interrupted_apply_converges_without_duplicates(examples: Path, ecs: Any
 
 def test_changing_a_manifest_converges(examples: Path, ecs: Any) -> None:
     assert cli("apply", str(examples)).exit_code == 0
-    path = examples / "apps/api/service.yaml"
-    path.write_text(path.read_text().replace("desiredCount: 2", "desiredCount: 3"))
+    path = examples / "apps/worker/service.yaml"
+    path.write_text(path.read_text().replace("desiredCount: 1", "desiredCount: 3"))
     code, out = cli_json("diff", str(examples))
     assert code == 2 and [d["path"] for d in out["changes"][0]["diff"]] == ["spec.desiredCount"]
     assert cli("apply", str(examples)).exit_code == 0
     assert cli("diff", str(examples)).exit_code == 0
-    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-api"])
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-worker"])
     assert svc["services"][0]["desiredCount"] == 3
 
 

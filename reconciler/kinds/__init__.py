@@ -7,10 +7,11 @@ from reconciler.kinds.cluster import Cluster
 from reconciler.kinds.scalable_target import ScalableTarget
 from reconciler.kinds.scheduled_task import ScheduledTask
 from reconciler.kinds.service import Service
+from reconciler.kinds.spot_fleet import SpotFleet
 from reconciler.kinds.task_definition import TaskDefinition
 
 REGISTRY: dict[str, Kind] = {k.kind: k for k in (
-    Cluster(), TaskDefinition(), Service(), ScheduledTask(), ScalableTarget(),
+    Cluster(), TaskDefinition(), SpotFleet(), Service(), ScheduledTask(), ScalableTarget(),
 )}
 
 

@@ -107,7 +107,7 @@ def test_manifest_change_converges(examples: Path, aas: Any) -> None:
 
 def test_prune_deletes_policies_then_target(examples: Path, aas: Any) -> None:
     (examples / "apps/api/autoscaling.yaml").unlink()
-    code, out = cli_json("diff", str(examples), "--prune")
+    _code, out = cli_json("diff", str(examples), "--prune")
     assert [(c["kind"], c["action"]) for c in out["changes"]] == [("ScalableTarget", "delete")]
     assert cli("apply", str(examples), "--prune").exit_code == 0
     assert aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] == []

@@ -84,7 +84,7 @@ def test_task_definition_change_moves_the_schedule(examples: Path, events: Any) 
 def test_overrides_change_in_git_converges(examples: Path, events: Any) -> None:
     path = examples / "schedules/batches.yaml"
     path.write_text(path.read_text().replace("sync_ledgers]", "sync_ledgers, --all]"))
-    code, out = cli_json("diff", str(examples))
+    _code, out = cli_json("diff", str(examples))
     [change] = out["changes"]
     assert [d["path"] for d in change["diff"]] == [
         "spec.Targets[ecs-task].Input.containerOverrides[batch].command"]
@@ -96,7 +96,7 @@ def test_overrides_change_in_git_converges(examples: Path, events: Any) -> None:
 def test_extra_target_added_by_hand_is_drift(examples: Path, events: Any) -> None:
     target = _target(events, "accounting-nightly-light")
     events.put_targets(Rule="accounting-nightly-light", Targets=[{**target, "Id": "by-hand"}])
-    code, out = cli_json("diff", str(examples))
+    code, _out = cli_json("diff", str(examples))
     assert code == 2
     assert cli("apply", str(examples)).exit_code == 0
     assert [t["Id"] for t in events.list_targets_by_rule(Rule="accounting-nightly-light")[

@@ -1,0 +1,258 @@
+"""SpotFleet: an EC2 Spot Fleet request giving an ECS cluster its Spot capacity.
+
+The spec is RequestSpotFleet's SpotFleetRequestConfig. Spot Fleet requests have no name: the
+reconciler finds its own by the ownership tags it puts on the request (`reconciler:name`).
+Target and on-demand capacity and the excess-capacity policy change in place; anything else is
+a `replace`: request the new fleet, then cancel the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler import schema
+from reconciler.aws import Aws
+from reconciler.ignore import IgnoreRule
+from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
+from reconciler.manifest import LoadError, Manifest, ResourceKey
+from reconciler.normalize import (
+    Doc,
+    Rule,
+    canonical_json,
+    drop_default,
+    each,
+    prune_empty,
+    sort_set,
+    tags_as_map,
+)
+
+LIVE_STATES = ("submitted", "active", "modifying")
+IN_PLACE = frozenset({"TargetCapacity", "OnDemandTargetCapacity",
+                      "ExcessCapacityTerminationPolicy", "Tags"})
+FLEET_TAG_TYPE = "spot-fleet-request"
+
+
+def _config_shape() -> Any:
+    return schema.member_shape("ec2", "RequestSpotFleet", "SpotFleetRequestConfig")
+
+
+def _model(spec: Doc) -> Doc:
+    return dict(schema.to_model_case(spec, _config_shape()))
+
+
+def _split_tags(config: Doc) -> tuple[Doc, dict[str, str]]:
+    """Take the fleet request's own tags out of TagSpecifications."""
+    rest = dict(config)
+    tags: dict[str, str] = {}
+    specs = []
+    for ts in rest.pop("TagSpecifications", None) or []:
+        if isinstance(ts, dict) and ts.get("ResourceType") == FLEET_TAG_TYPE:
+            tags.update(tag_map(ts.get("Tags"), "Key", "Value"))
+        else:
+            specs.append(ts)
+    if specs:
+        rest["TagSpecifications"] = specs
+    return rest, tags
+
+
+# --- normalisation rules --------------------------------------------------------------------
+
+def _r_tags(doc: Doc) -> None:
+    tags_as_map(doc, "Tags", "Key", "Value")
+
+
+def _r_defaults(doc: Doc) -> None:
+    drop_default(doc, "AllocationStrategy", "lowestPrice")
+    drop_default(doc, "OnDemandAllocationStrategy", "lowestPrice")
+    drop_default(doc, "ExcessCapacityTerminationPolicy", "default", "Default")
+    drop_default(doc, "InstanceInterruptionBehavior", "terminate")
+    drop_default(doc, "Type", "maintain")
+    drop_default(doc, "OnDemandTargetCapacity", 0)
+    drop_default(doc, "ReplaceUnhealthyInstances", False)
+    drop_default(doc, "TerminateInstancesWithExpiration", False)
+    for runtime in ("ClientToken", "FulfilledCapacity", "OnDemandFulfilledCapacity"):
+        doc.pop(runtime, None)
+    if isinstance(doc.get("SpotPrice"), int | float):
+        doc["SpotPrice"] = str(doc["SpotPrice"])
+
+
+def _r_launch_specs(doc: Doc) -> None:
+    for spec in each(doc, "LaunchSpecifications"):
+        if not isinstance(spec, dict):
+            continue
+        drop_default(spec, "Monitoring", {"Enabled": False})
+        drop_default(spec, "WeightedCapacity", 1, 1.0)
+        drop_default(spec, "EbsOptimized", False)
+        if isinstance(spec.get("SecurityGroups"), list):
+            spec["SecurityGroups"] = sort_set(spec["SecurityGroups"])
+    if isinstance(doc.get("LaunchSpecifications"), list):
+        doc["LaunchSpecifications"] = sort_set(prune_empty(doc["LaunchSpecifications"]))
+    for cfg in each(doc, "LaunchTemplateConfigs"):
+        if isinstance(cfg, dict) and isinstance(cfg.get("Overrides"), list):
+            cfg["Overrides"] = sort_set(cfg["Overrides"])
+
+
+def _r_prune(doc: Doc) -> None:
+    pruned = prune_empty(doc)
+    doc.clear()
+    doc.update(pruned)
+
+
+RULES: list[Rule] = [
+    Rule("fleet.tags-map", "Tags compared as a map", _r_tags,
+         ({"Tags": [{"Key": "a", "Value": "1"}]}, {"Tags": {"a": "1"}})),
+    Rule("fleet.defaults",
+         "lowestPrice, maintain, terminate, default excess policy, 0 on-demand = absent",
+         _r_defaults,
+         ({"AllocationStrategy": "lowestPrice", "Type": "maintain", "OnDemandTargetCapacity": 0,
+           "InstanceInterruptionBehavior": "terminate", "TargetCapacity": 2, "SpotPrice": 0.1,
+           "FulfilledCapacity": 2.0},
+          {"TargetCapacity": 2, "SpotPrice": "0.1"})),
+    Rule("fleet.launch-specifications",
+         "launch specifications a set; monitoring off, weight 1 = absent",
+         _r_launch_specs,
+         ({"LaunchSpecifications": [
+             {"ImageId": "ami-2", "InstanceType": "m5.large", "WeightedCapacity": 1.0,
+              "Monitoring": {"Enabled": False}, "SecurityGroups": []},
+             {"ImageId": "ami-1", "InstanceType": "m5.large"}]},
+          {"LaunchSpecifications": [{"ImageId": "ami-1", "InstanceType": "m5.large"},
+                                    {"ImageId": "ami-2", "InstanceType": "m5.large"}]})),
+    Rule("fleet.empty-is-absent", "[] / {} / null are absent", _r_prune,
+         ({"TagSpecifications": [], "TargetCapacity": 1}, {"TargetCapacity": 1}), case=1),
+]
+
+
+class SpotFleet(Kind):
+    kind = "SpotFleet"
+    service = "ec2"
+    create_operation = "RequestSpotFleet"
+    order = 25
+    rules = RULES
+    tag_keys = ("Key", "Value")
+    tags_field = "Tags"
+
+    def validate(self, m: Manifest) -> list[LoadError]:
+        errors = []
+        for path, message in schema.validate(_model(m.spec), _config_shape()):
+            errors.append(m.error(message, ("spec", *schema.user_path(m.spec, path))))
+        return errors
+
+    def classify(self, changed_fields: set[str]) -> str:
+        return "update" if changed_fields <= IN_PLACE else "replace"
+
+    def desired(self, m: Manifest, ctx: Context) -> Doc:
+        config, tags = _split_tags(_model(m.spec))
+        config["Tags"] = {**tags, **ctx.ownership_tags(), **name_tags(m)}
+        return config
+
+    def _to_live(self, fleet: Doc) -> Live | None:
+        tags = tag_map(fleet.get("Tags"), "Key", "Value")
+        key = key_from_tags(self.kind, tags)
+        if key is None:
+            return None
+        config = schema.project(fleet.get("SpotFleetRequestConfig", {}), _config_shape())
+        config, _ = _split_tags(config)
+        config["Tags"] = tags
+        return Live(key, fleet["SpotFleetRequestId"], config, tags, raw=fleet)
+
+    async def _fleets(self, aws: Aws) -> list[Live]:
+        fleets: list[Doc] = []
+        async for page in aws.pages("ec2", "describe_spot_fleet_requests", "NextToken",
+                                    "NextToken", MaxResults=1000):
+            fleets.extend(page.get("SpotFleetRequestConfigs", []))
+        lives = [self._to_live(f) for f in fleets
+                 if f.get("SpotFleetRequestState") in LIVE_STATES]
+        return [lv for lv in lives if lv is not None]
+
+    async def fetch(
+        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, Live]:
+        if not manifests:
+            return {}
+        wanted = {m.key for m in manifests}
+        return {lv.key: lv for lv in await self._fleets(aws)
+                if lv.key in wanted and lv.owner() == ctx.owner}
+
+    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
+        return [lv for lv in await self._fleets(aws) if lv.owner() == owner]
+
+    async def external_owners(
+        self, aws: Aws, manifests: Sequence[Manifest], everything: Sequence[Manifest],
+        known: Mapping[ResourceKey, Live],
+    ) -> dict[ResourceKey, list[IgnoreRule]]:
+        """TargetCapacity belongs to Application Auto Scaling when it scales the fleet."""
+        from reconciler.kinds.scalable_target import (
+            FLEET_DIMENSION,
+            fleet_name,
+            managed_resource_ids,
+        )
+
+        in_git = {fleet_name(m): m.name for m in everything if m.kind == "ScalableTarget"}
+        rids = {m.key: f"spot-fleet-request/{known[m.key].arn}" for m in manifests
+                if m.key in known}
+        live = await managed_resource_ids(aws, "ec2", sorted(rids.values()), FLEET_DIMENSION)
+        out: dict[ResourceKey, list[IgnoreRule]] = {}
+        for m in manifests:
+            if m.name in in_git:
+                why = f"owned by Application Auto Scaling (ScalableTarget/{in_git[m.name]})"
+            elif rids.get(m.key) in live:
+                why = "owned by Application Auto Scaling (a scalable target registered in AWS)"
+            else:
+                continue
+            out[m.key] = [IgnoreRule("spec.TargetCapacity", why)]
+        return out
+
+    def _request(self, desired: Doc) -> Doc:
+        config = {k: v for k, v in desired.items() if k != "Tags"}
+        tag_specs = list(config.get("TagSpecifications") or [])
+        tag_specs.append({"ResourceType": FLEET_TAG_TYPE, "Tags": [
+            {"Key": k, "Value": v} for k, v in sorted(desired.get("Tags", {}).items())]})
+        config["TagSpecifications"] = tag_specs
+        return config
+
+    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+        config = self._request(desired)
+        # the same request retried (after a crash or a timeout) does not make a second fleet
+        config.setdefault("ClientToken", hashlib.sha256(
+            f"{key}|{canonical_json(desired)}".encode()).hexdigest()[:64])
+        resp = await aws.call("ec2", "request_spot_fleet", SpotFleetRequestConfig=config)
+        fleet_id = str(resp["SpotFleetRequestId"])
+        ctx.refs.spot_fleets[key.name] = fleet_id
+        return fleet_id
+
+    async def update(
+        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+    ) -> str:
+        params = {f: desired[f] for f in sorted(fields & IN_PLACE - {"Tags"}) if f in desired}
+        if "OnDemandTargetCapacity" in fields and "OnDemandTargetCapacity" not in desired:
+            params["OnDemandTargetCapacity"] = 0
+        if params:
+            await aws.call("ec2", "modify_spot_fleet_request", SpotFleetRequestId=live.arn,
+                           **params)
+        if "Tags" in fields:
+            want = desired.get("Tags", {})
+            add = [{"Key": k, "Value": v} for k, v in sorted(want.items())
+                   if live.tags.get(k) != v]
+            remove = [{"Key": k} for k in live.tags
+                      if k not in want and not k.startswith(("reconciler:", "aws:"))]
+            if add:
+                await aws.call("ec2", "create_tags", Resources=[live.arn], Tags=add)
+            if remove:
+                await aws.call("ec2", "delete_tags", Resources=[live.arn], Tags=remove)
+        ctx.refs.spot_fleets[key.name] = live.arn
+        return live.arn
+
+    async def replace(
+        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, ctx: Context
+    ) -> str:
+        """The new fleet first, so capacity never drops to nothing; then the old one goes."""
+        fleet_id = await self.create(aws, key, desired, ctx)
+        await self.delete(aws, live)
+        return fleet_id
+
+    async def delete(self, aws: Aws, live: Live) -> None:
+        await aws.call("ec2", "cancel_spot_fleet_requests", SpotFleetRequestIds=[live.arn],
+                       TerminateInstances=True)
