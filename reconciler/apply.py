@@ -92,6 +92,7 @@ async def apply_plan(
     *,
     allow_replace: bool = False,
     listener: Listener | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ApplyResult:
     """Run every pending change: kinds in dependency order, the resources of one kind
     concurrently (bounded by the AWS adapter), deletes last in reverse order."""
@@ -121,6 +122,8 @@ async def apply_plan(
         return outcome
 
     for phase in sorted(phases):
+        if should_stop and should_stop():  # SIGTERM: what is in flight finishes, no more starts
+            break
         changes = sorted(phases[phase], key=lambda c: str(c.key))
         for outcome in await asyncio.gather(*(run(c) for c in changes)):
             if outcome.result == "unchanged":

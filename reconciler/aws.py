@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from botocore.exceptions import ClientError
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_IN_FLIGHT = 16
+READ_PREFIXES = ("describe_", "list_", "get_")
 
 
 class AwsError(Exception):
@@ -55,6 +57,7 @@ class Aws:
         self.errors: Counter[str] = Counter()
         # Describe results of immutable objects (task definition revisions), by ARN.
         self.cache: dict[str, Any] = {}
+        self.first_write_at: float | None = None  # monotonic time of the first write call
 
     @property
     def region(self) -> str:
@@ -77,6 +80,8 @@ class Aws:
         """Call e.g. ("ecs", "describe_services"); raises AwsError with the AWS error code."""
         fn = getattr(self.client(service), operation)
         name = f"{service}:{operation}"
+        if not operation.startswith(READ_PREFIXES) and self.first_write_at is None:
+            self.first_write_at = time.monotonic()
         async with self._semaphore():
             self.calls[name] += 1
             try:

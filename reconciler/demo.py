@@ -15,6 +15,7 @@ import boto3
 import click
 
 from reconciler.aws import Aws
+from reconciler.controller import PassReport
 from reconciler.embedded import embedded_aws, network_ids, seed_network
 from reconciler.engine import apply_planned, plan_path
 from reconciler.output import plan_text
@@ -59,30 +60,29 @@ async def _cycle(aws: Aws, root: Path, apply: bool, colour: bool) -> int:
     return 0
 
 
-async def _watch(aws: Aws, root: Path, colour: bool) -> None:
-    from watchfiles import awatch
+def _print_pass(report: PassReport) -> None:
+    if report.invalid:
+        click.echo(f"  revision {str(report.revision)[:12]} is invalid: nothing applied")
+    for o in report.applied.outcomes if report.applied else []:
+        click.echo(f"  {o.change.key}: {o.result}{(': ' + o.error) if o.error else ''}")
+    for key in report.drifted:
+        healed = "healed" if key in report.healed else "reported, not healed"
+        click.echo(f"  drift on {key}: {healed}")
 
-    _heading(f"Watching {root} (edit and save a manifest; Ctrl-C to stop)")
-    stop = asyncio.Event()
 
-    async def resync() -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), RESYNC_SECONDS)
-            except TimeoutError:
-                planned = await plan_path(aws, root)
-                if planned.plan.pending:
-                    _heading("Drift found on resync")
-                    click.echo(plan_text(planned.plan, colour))
+async def _watch(aws: Aws, root: Path) -> None:
+    """The controller itself, on the local directory: saves converge, drift is alerted."""
+    import os as _os
 
-    task = asyncio.create_task(resync())
-    try:
-        async for _changes in awatch(root, debounce=200, step=50):
-            _heading("Manifests changed: converging")
-            await _cycle(aws, root, apply=True, colour=colour)
-    finally:
-        stop.set()
-        await task
+    from reconciler.controller import Controller, Settings
+    from reconciler.notify import Notifier, sink_from_environment
+    from reconciler.source import LocalSource
+
+    _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
+    settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)
+    controller = Controller(LocalSource(root), aws, Notifier(sink_from_environment(
+        dict(_os.environ))), settings, on_pass=_print_pass)
+    await controller.run(install_signals=True)
 
 
 def run_demo(root: Path, watch: bool = True) -> int:
@@ -115,7 +115,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
             if watch:
                 _heading("Self-heal: apply puts it back")
                 await _cycle(aws, root, apply=True, colour=colour)
-                await _watch(aws, root, colour)
+                await _watch(aws, root)
             return 0 if drift.plan.pending else 1
 
         try:

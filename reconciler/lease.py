@@ -1,0 +1,105 @@
+"""Leader election through a DynamoDB lease, so two replicas never apply at once.
+
+One item per controller name: {lease, holder, expiresAt}. A replica takes the lease with a
+conditional write that only succeeds when nobody holds it, the holder is itself, or it has
+expired; the leader renews it well before expiry. A replica considers itself leader only while
+its own last successful write is younger than the lease minus a safety margin, measured on its
+monotonic clock, so a leader that cannot renew stops writing before anybody else can start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from reconciler.aws import Aws, AwsError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Lease:
+    aws: Aws
+    table: str
+    name: str
+    holder: str
+    duration: float = 15.0
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    _valid_until: float = field(default=0.0, init=False)
+
+    @property
+    def margin(self) -> float:
+        return self.duration / 5
+
+    def is_leader(self) -> bool:
+        return self.monotonic() < self._valid_until
+
+    async def try_acquire(self) -> bool:
+        """Take or renew the lease; True if this replica holds it now."""
+        started = self.monotonic()
+        now = self.wall()
+        try:
+            await self.aws.call(
+                "dynamodb", "put_item", TableName=self.table,
+                Item={"lease": {"S": self.name}, "holder": {"S": self.holder},
+                      "expiresAt": {"N": f"{now + self.duration:.3f}"}},
+                ConditionExpression="attribute_not_exists(#l) OR #h = :me OR #e < :now",
+                ExpressionAttributeNames={"#l": "lease", "#h": "holder", "#e": "expiresAt"},
+                ExpressionAttributeValues={":me": {"S": self.holder}, ":now": {"N": f"{now:.3f}"}},
+            )
+        except AwsError as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                log.warning("lease.error", error=str(exc))
+            self._valid_until = 0.0
+            return False
+        was_leader = self.is_leader()
+        self._valid_until = started + self.duration - self.margin
+        if not was_leader:
+            log.info("lease.acquired", holder=self.holder, lease=self.name)
+        return True
+
+    async def release(self) -> None:
+        """Give the lease up (clean shutdown) so a standby takes over at once."""
+        self._valid_until = 0.0
+        try:
+            await self.aws.call(
+                "dynamodb", "delete_item", TableName=self.table, Key={"lease": {"S": self.name}},
+                ConditionExpression="#h = :me", ExpressionAttributeNames={"#h": "holder"},
+                ExpressionAttributeValues={":me": {"S": self.holder}},
+            )
+        except AwsError:
+            pass
+
+    async def keep(self, stop: asyncio.Event, on_change: Callable[[bool], None] | None = None
+                   ) -> None:
+        """Acquire and renew every third of the lease until `stop` is set."""
+        leader = False
+        while not stop.is_set():
+            now_leader = await self.try_acquire()
+            if now_leader != leader and on_change:
+                on_change(now_leader)
+            leader = now_leader
+            try:
+                await asyncio.wait_for(stop.wait(), self.duration / 3)
+            except TimeoutError:
+                pass
+
+
+async def ensure_table(aws: Aws, table: str) -> None:
+    """Create the lease table if it is missing (the CloudFormation bootstrap normally does)."""
+    try:
+        await aws.call("dynamodb", "describe_table", TableName=table)
+        return
+    except AwsError as exc:
+        if exc.code != "ResourceNotFoundException":
+            raise
+    await aws.call(
+        "dynamodb", "create_table", TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "lease", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "lease", "KeyType": "HASH"}],
+    )

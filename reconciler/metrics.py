@@ -1,0 +1,66 @@
+"""Prometheus metrics of one controller (its own registry, so tests can run several)."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from reconciler.aws import Aws
+
+STATES = ("Synced", "OutOfSync", "Progressing", "Degraded")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.pass_duration = Histogram("reconciler_pass_duration_seconds",
+                                       "Duration of a reconcile pass", ["trigger"], registry=r)
+        self.resources = Gauge("reconciler_resources", "Resources by sync state", ["state"],
+                               registry=r)
+        self.drift = Gauge("reconciler_drift_resources", "Resources drifted and not healed",
+                           registry=r)
+        self.api_calls = Counter("reconciler_aws_api_calls", "AWS API calls", ["operation"],
+                                 registry=r)
+        self.api_errors = Counter("reconciler_aws_api_errors", "AWS API calls that failed",
+                                  ["operation"], registry=r)
+        self.applied_revision = Gauge("reconciler_last_applied_revision_info",
+                                      "The last git revision applied", ["revision"], registry=r)
+        self.applied_time = Gauge("reconciler_last_applied_timestamp_seconds",
+                                  "When the last apply finished (Unix time)", registry=r)
+        self.leader = Gauge("reconciler_leader", "1 while this replica holds the lease",
+                            registry=r)
+        self.invalid_revision = Gauge("reconciler_invalid_revision",
+                                      "1 while the newest revision is invalid", registry=r)
+        self._seen_calls: Tally[str] = Tally()
+        self._seen_errors: Tally[str] = Tally()
+        self._revision: str | None = None
+
+    def observe_calls(self, aws: Aws) -> None:
+        for op, n in aws.calls.items():
+            if n > self._seen_calls[op]:
+                self.api_calls.labels(op).inc(n - self._seen_calls[op])
+                self._seen_calls[op] = n
+        for op, n in aws.errors.items():
+            if n > self._seen_errors[op]:
+                self.api_errors.labels(op).inc(n - self._seen_errors[op])
+                self._seen_errors[op] = n
+
+    def observe_statuses(self, statuses: Iterable[Any], drifted: int) -> None:
+        counts = Tally(s.state for s in statuses)
+        for state in STATES:
+            self.resources.labels(state).set(counts.get(state, 0))
+        self.drift.set(max(drifted, 0))
+
+    def set_applied(self, revision: str, at: float) -> None:
+        if self._revision and self._revision != revision:
+            self.applied_revision.remove(self._revision)
+        self._revision = revision
+        self.applied_revision.labels(revision).set(1)
+        self.applied_time.set(at)
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,82 @@
+"""`reconciler serve`: wire a source, AWS, Slack, the lease and the HTTP server to the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from reconciler.aws import Aws
+from reconciler.controller import Controller, Settings
+from reconciler.lease import Lease
+from reconciler.notify import Notifier, sink_from_environment
+from reconciler.server import make_app, start
+from reconciler.source import GitSource, LocalSource, Source
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ServeOptions:
+    repo: str | None = None
+    branch: str = "main"
+    path: str = "manifests"
+    directory: Path | None = None
+    host: str = "0.0.0.0"
+    port: int = 8080
+    resync: float = 300.0
+    fetch_interval: float = 60.0
+    remind_after: float = 4 * 3600.0
+    lease_table: str | None = None
+    lease_name: str = "reconciler"
+    lease_seconds: float = 15.0
+    holder: str = ""
+
+
+def _secret(arn: str) -> str:
+    import boto3
+
+    return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+
+
+def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
+    source: Source
+    if options.repo:
+        source = GitSource(options.repo, options.branch, options.path)
+    else:
+        source = LocalSource(options.directory or Path(options.path))
+    aws = aws or Aws()
+    settings = Settings(resync_interval=options.resync, fetch_interval=options.fetch_interval,
+                        remind_after=options.remind_after, branch=options.branch,
+                        webhook_secret=os.environ.get("RECONCILER_WEBHOOK_SECRET", ""))
+    lease = None
+    if options.lease_table:
+        holder = options.holder or f"{socket.gethostname()}-{os.getpid()}"
+        lease = Lease(aws, options.lease_table, options.lease_name, holder, options.lease_seconds)
+    notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
+    return Controller(source, aws, notifier, settings, lease)
+
+
+async def serve(controller: Controller, host: str, port: int, install_signals: bool = True
+                ) -> None:
+    """Run the controller and its HTTP server until SIGTERM / SIGINT."""
+    async with AsyncExitStack() as stack:
+        app = make_app(controller, controller.settings.webhook_secret, controller.settings.branch)
+        runner, bound = await start(app, host, port)
+        stack.push_async_callback(runner.cleanup)
+        log.info("serve.listening", host=host, port=bound)
+        await controller.run(install_signals=install_signals)
+
+
+def run(options: ServeOptions) -> int:
+    controller = build(options)
+    try:
+        asyncio.run(serve(controller, options.host, options.port))
+    except KeyboardInterrupt:
+        pass
+    return 0

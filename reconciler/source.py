@@ -1,0 +1,155 @@
+"""Where the desired state comes from: a git remote (HTTPS or SSH) or a local directory.
+
+Each pass works on one exact revision: a git commit exported to its own directory, or a
+snapshot of the local directory. Credentials come from the environment or a mounted file and
+never appear in a log line (URLs are masked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from reconciler.mask import mask_text
+
+log = structlog.get_logger(__name__)
+
+ASKPASS = """#!/bin/sh
+case "$1" in
+  Username*) printf '%s' "${RECONCILER_GIT_USERNAME:-x-access-token}" ;;
+  *) if [ -n "$RECONCILER_GIT_PASSWORD_FILE" ]; then cat "$RECONCILER_GIT_PASSWORD_FILE";
+     else printf '%s' "$RECONCILER_GIT_PASSWORD"; fi ;;
+esac
+"""
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One exact version of the manifests: its id (a commit SHA) and where it lies on disk."""
+
+    sha: str
+    root: Path
+
+
+class Source(Protocol):
+    async def fetch(self) -> Revision: ...
+
+    def changes(self) -> AsyncIterator[None]: ...
+
+
+class GitError(Exception):
+    pass
+
+
+class GitSource:
+    """A remote repository's branch, mirrored in `workdir`; revisions exported by commit."""
+
+    def __init__(self, url: str, branch: str = "main", path: str = "manifests",
+                 workdir: Path | None = None, keep: int = 3) -> None:
+        self.url = url
+        self.branch = branch
+        self.path = path.strip("/") or "."
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="reconciler-git-"))
+        self.mirror = self.workdir / "mirror.git"
+        self.keep = keep
+        self._lock = asyncio.Lock()
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["GIT_TERMINAL_PROMPT"] = "0"
+        if env.get("RECONCILER_GIT_PASSWORD") or env.get("RECONCILER_GIT_PASSWORD_FILE"):
+            helper = self.workdir / "askpass.sh"
+            if not helper.exists():
+                helper.write_text(ASKPASS)
+                helper.chmod(stat.S_IRWXU)
+            env["GIT_ASKPASS"] = str(helper)
+        key = env.get("RECONCILER_GIT_SSH_KEY_FILE")
+        if key:
+            env["GIT_SSH_COMMAND"] = (f"ssh -i {key} -o IdentitiesOnly=yes "
+                                      "-o StrictHostKeyChecking=accept-new")
+        return env
+
+    def _git(self, *args: str, cwd: Path | None = None) -> bytes:
+        proc = subprocess.run(["git", *args], cwd=cwd, env=self._env(), capture_output=True,
+                              timeout=120, check=False)
+        if proc.returncode != 0:
+            raise GitError(mask_text(f"git {args[0]} failed: {proc.stderr.decode(errors='replace')}"))
+        return proc.stdout
+
+    def _fetch_sync(self) -> Revision:
+        if not self.mirror.exists():
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._git("init", "--quiet", "--bare", str(self.mirror))
+            self._git("--git-dir", str(self.mirror), "remote", "add", "origin", self.url)
+        ref = f"refs/remotes/origin/{self.branch}"
+        self._git("--git-dir", str(self.mirror), "fetch", "--quiet", "--prune", "--depth", "50",
+                  "origin", f"+refs/heads/{self.branch}:{ref}")
+        sha = self._git("--git-dir", str(self.mirror), "rev-parse", ref).decode().strip()
+        return self._export(sha)
+
+    def _export(self, sha: str) -> Revision:
+        dest = self.workdir / "revisions" / sha
+        root = dest / self.path
+        if not dest.exists():
+            tmp = Path(tempfile.mkdtemp(dir=self.workdir))
+            data = self._git("--git-dir", str(self.mirror), "archive", "--format=tar", sha)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(tmp, filter="data")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp.rename(dest)
+            self._prune_old(sha)
+        return Revision(sha, root)
+
+    def _prune_old(self, current: str) -> None:
+        revs = sorted((self.workdir / "revisions").iterdir(), key=lambda p: p.stat().st_mtime)
+        for old in revs[: max(len(revs) - self.keep, 0)]:
+            if old.name != current:
+                shutil.rmtree(old, ignore_errors=True)
+
+    async def fetch(self) -> Revision:
+        async with self._lock:
+            return await asyncio.to_thread(self._fetch_sync)
+
+    async def changes(self) -> AsyncIterator[None]:
+        """A remote is polled by the controller and woken by webhooks: nothing to watch."""
+        await asyncio.Event().wait()
+        yield
+
+
+class LocalSource:
+    """A directory on disk, watched with watchfiles. Its revision is the HEAD commit when the
+    directory is a clean git work tree, else a hash of its files' contents."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _snapshot(self) -> Revision:
+        digest = hashlib.sha256()
+        for p in sorted(self.root.rglob("*")):
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(
+                    self.root).parts):
+                digest.update(p.relative_to(self.root).as_posix().encode())
+                digest.update(p.read_bytes())
+        return Revision(f"local-{digest.hexdigest()[:12]}", self.root)
+
+    async def fetch(self) -> Revision:
+        return await asyncio.to_thread(self._snapshot)
+
+    async def changes(self) -> AsyncIterator[None]:
+        from watchfiles import awatch
+
+        async for _ in awatch(self.root, debounce=100, step=20):
+            yield None
