@@ -81,6 +81,8 @@ async def _run_one(
         return Outcome(fresh, "replaced", arn=arn)
     changed = {str(f.path[0]) for f in fresh.fields if f.path}
     arn = await kind.update(aws, fresh.key, desired, fresh.live, changed, ctx)
+    if ctx.revision:
+        await kind.record_revision(aws, arn, ctx.revision)
     return Outcome(fresh, "configured", arn=arn)
 
 

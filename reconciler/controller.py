@@ -195,6 +195,9 @@ class Controller:
         return rev
 
     async def _pass(self, fetch: bool, trigger: str, only_if_new: bool) -> PassReport:
+        if not self.is_leader():
+            self.ready = True  # a standby is healthy; it reads nothing until it leads
+            return PassReport(None, trigger)
         rev = await self._revision(fetch)
         if rev is None:
             return PassReport(None, trigger)

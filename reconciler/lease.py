@@ -77,7 +77,8 @@ class Lease:
 
     async def keep(self, stop: asyncio.Event, on_change: Callable[[bool], None] | None = None
                    ) -> None:
-        """Acquire and renew every third of the lease until `stop` is set."""
+        """Renew every third of the lease while leading; while standing by, try ten times per
+        lease so a dead leader is replaced right after its lease runs out."""
         leader = False
         while not stop.is_set():
             now_leader = await self.try_acquire()
@@ -85,7 +86,7 @@ class Lease:
                 on_change(now_leader)
             leader = now_leader
             try:
-                await asyncio.wait_for(stop.wait(), self.duration / 3)
+                await asyncio.wait_for(stop.wait(), self.duration / (3 if leader else 10))
             except TimeoutError:
                 pass
 

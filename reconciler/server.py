@@ -24,7 +24,14 @@ def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Ap
     stale_after = 3 * max(controller.settings.resync_interval, controller.settings.fetch_interval)
 
     async def github(request: web.Request) -> web.Response:
-        body = await request.content.read(MAX_BODY + 1)
+        if (request.content_length or 0) > MAX_BODY:
+            return web.json_response({"status": "body too large"}, status=413)
+        body = b""
+        while len(body) <= MAX_BODY:
+            chunk = await request.content.read(MAX_BODY + 1 - len(body))
+            if not chunk:
+                break
+            body += chunk
         verdict = judge(webhook_secret, request.headers.get("X-GitHub-Event"), body,
                         request.headers.get("X-Hub-Signature-256"), branch)
         log.info("webhook", status=verdict.status, reason=verdict.reason)

@@ -105,3 +105,95 @@ def git_remote(tmp_path: Path) -> tuple[Path, Path]:
     git(tmp_path, "clone", "-q", str(remote), str(work))
     git(work, "checkout", "-q", "-b", "main")
     return remote, work
+
+
+class SlackReceiver:
+    """A local HTTP server that answers like Slack: an incoming webhook at /webhook and the
+    Web API's chat.postMessage / chat.update at /api/. `script` holds the statuses to answer
+    next (429 comes with Retry-After); once it is empty every request gets 200."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.script: list[int] = []
+        self.retry_after = "1"
+        self.accepted: list[dict[str, Any]] = []
+        self.attempts: list[tuple[int, str]] = []
+        self._lock = threading.Lock()
+        self._ts = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length).decode()
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    body = json.loads(raw or "{}")
+                else:
+                    from urllib.parse import parse_qsl
+
+                    body = dict(parse_qsl(raw))
+                with receiver._lock:
+                    status = receiver.script.pop(0) if receiver.script else 200
+                    receiver.attempts.append((status, self.path))
+                    reply: dict[str, Any] = {"ok": status == 200}
+                    if status == 200:
+                        entry = {"path": self.path, **body}
+                        if self.path.endswith("chat.postMessage"):
+                            receiver._ts += 1
+                            reply["ts"] = entry["ts_assigned"] = f"1700000000.{receiver._ts:06d}"
+                        receiver.accepted.append(entry)
+                    else:
+                        reply["error"] = "ratelimited" if status == 429 else "internal_error"
+                data = (json.dumps(reply) if "/api/" in self.path else
+                        ("ok" if status == 200 else reply["error"])).encode()
+                self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", receiver.retry_after)
+                self.send_header("Content-Type", "application/json" if "/api/" in self.path
+                                 else "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhook"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def texts(self) -> list[str]:
+        return [str(m.get("text", "")) for m in self.accepted]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackReceiver]:
+    receiver = SlackReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+def push(work: Path, message: str) -> str:
+    """Commit everything in the work clone and push it to the remote; returns the SHA."""
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "--allow-empty", "-m", message)
+    git(work, "push", "-q", "origin", "main")
+    return git(work, "rev-parse", "HEAD")

@@ -217,6 +217,13 @@ class Kind:
         await self.delete(aws, live)
         return await self.create(aws, key, desired, ctx)
 
+    async def record_revision(self, aws: Aws, arn: str, revision: str) -> None:
+        """Tag an updated resource with the git revision that was applied to it."""
+        arn_param, tags_param, _ = self.tag_params
+        tags = {REVISION_TAG: revision}
+        payload: Any = tags if self.tags_as_dict else tag_list(tags, *self.tag_keys)
+        await aws.call(self.service, "tag_resource", **{arn_param: arn, tags_param: payload})
+
     async def sync_tags(self, aws: Aws, arn: str, desired: Doc, live: Live) -> None:
         """Tag and untag so that live tags equal desired ones (bookkeeping tags only added)."""
         arn_param, tags_param, keys_param = self.tag_params

@@ -18,6 +18,7 @@ from reconciler.ignore import IgnoreRule
 from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
 from reconciler.manifest import LoadError, Manifest, ResourceKey
 from reconciler.normalize import (
+    REVISION_TAG,
     Doc,
     Rule,
     canonical_json,
@@ -244,6 +245,10 @@ class SpotFleet(Kind):
                 await aws.call("ec2", "delete_tags", Resources=[live.arn], Tags=remove)
         ctx.refs.spot_fleets[key.name] = live.arn
         return live.arn
+
+    async def record_revision(self, aws: Aws, arn: str, revision: str) -> None:
+        await aws.call("ec2", "create_tags", Resources=[arn],
+                       Tags=[{"Key": REVISION_TAG, "Value": revision}])
 
     async def replace(
         self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, ctx: Context

@@ -429,6 +429,9 @@ class TaskDefinition(Kind):
     ) -> str:
         return await self.create(aws, key, desired, ctx)
 
+    async def record_revision(self, aws: Aws, arn: str, revision: str) -> None:
+        """A new revision is registered with its tags; an old one is never retagged."""
+
     async def delete(self, aws: Aws, live: Live) -> None:
         """Deregister every ACTIVE revision of the family that this controller registered."""
         owner = live.owner()

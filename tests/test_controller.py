@@ -1,0 +1,329 @@
+"""The controller against real parts on 127.0.0.1: a bare git remote, the moto server, a
+local receiver answering like Slack, and the controller's own HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from reconciler.aws import Aws
+from reconciler.controller import Controller, Settings
+from reconciler.embedded import EmbeddedAws
+from reconciler.notify import Notifier, WebhookSink
+from reconciler.server import make_app, start
+from reconciler.source import GitSource
+from reconciler.webhook import sign
+from tests.conftest import EXAMPLES, REGION, SlackReceiver, push, seed_for
+
+SECRET = "s3cret-webhook"
+
+
+@pytest.fixture
+def remote(git_remote: tuple[Path, Path], aws: EmbeddedAws) -> tuple[Path, Path]:
+    """The example manifests committed and pushed to a bare remote; their network seeded."""
+    bare, work = git_remote
+    shutil.copytree(EXAMPLES, work / "manifests")
+    push(work, "initial manifests")
+    seed_for(aws, work / "manifests")
+    return bare, work
+
+
+def make_controller(bare: Path, tmp: Path, slack: SlackReceiver, **settings: Any) -> Controller:
+    source = GitSource(str(bare), "main", "manifests", workdir=tmp / "checkout")
+    notifier = Notifier(WebhookSink(slack.webhook_url), backoff_base=0.01)
+    return Controller(source, Aws(), notifier,
+                      Settings(resync_interval=3600, fetch_interval=3600, **settings))
+
+
+def set_config(work: Path, **values: Any) -> None:
+    path = work / "manifests/reconciler.yaml"
+    text = path.read_text()
+    for key, value in values.items():
+        text += f"{key}: {json.dumps(value)}\n"
+    path.write_text(text)
+
+
+async def deliver(controller: Controller) -> None:
+    worker = asyncio.create_task(controller.notifier.run())
+    await asyncio.wait_for(controller.notifier.flush(), 30)
+    worker.cancel()
+
+
+def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+         ) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, headers=headers or {},
+                                 method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.fixture
+async def served(remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+                 ) -> AsyncIterator[tuple[Controller, int, Path]]:
+    bare, work = remote
+    controller = make_controller(bare, tmp_path, slack)
+    app = make_app(controller, SECRET, "main")
+    runner, port = await start(app, "127.0.0.1", 0)
+    task = asyncio.create_task(controller.run())
+    await wait_for(lambda: controller.ready)
+    yield controller, port, work
+    controller.stop()
+    await asyncio.wait_for(task, 30)
+    await runner.cleanup()
+
+
+async def wait_for(condition: Any, timeout: float = 20.0) -> None:
+    """Wait for a condition the system under test will make true (not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)
+
+
+def webhook(port: int, ref: str = "refs/heads/main", secret: str = SECRET,
+            signature: str | None = None) -> tuple[int, bytes]:
+    body = json.dumps({"ref": ref, "after": "0" * 40}).encode()
+    headers = {"X-GitHub-Event": "push", "Content-Type": "application/json"}
+    if signature != "":  # "" means: send no signature at all
+        headers["X-Hub-Signature-256"] = signature or sign(secret, body)
+    return http(f"http://127.0.0.1:{port}/webhooks/github", body, headers)
+
+
+async def test_signed_webhook_push_is_applied_within_a_second(
+    served: tuple[Controller, int, Path], record_property: Any
+) -> None:
+    controller, port, work = served
+    path = work / "manifests/apps/worker/service.yaml"
+    path.write_text(path.read_text().replace("desiredCount: 1", "desiredCount: 2"))
+    sha = push(work, "scale the worker")
+    controller.aws.first_write_at = None
+    sent = time.monotonic()
+    status, _ = await asyncio.to_thread(webhook, port)
+    assert status == 202
+    await wait_for(lambda: controller.aws.first_write_at is not None)
+    latency = controller.aws.first_write_at - sent  # type: ignore[operator]
+    record_property("webhook_to_first_write_seconds", round(latency, 3))
+    print(f"webhook -> first AWS write: {latency * 1000:.0f} ms")
+    assert latency < 1.0
+    await wait_for(lambda: controller.applied_revision == sha)
+    ecs = boto3.client("ecs", region_name=REGION)
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-worker"],
+                                include=["TAGS"])["services"][0]
+    assert svc["desiredCount"] == 2
+    tags = {t["key"]: t["value"] for t in svc["tags"]}
+    assert tags["reconciler:revision"] == sha  # the commit is recorded on what it applied
+
+
+async def test_bad_signature_gets_401_and_triggers_nothing(
+    served: tuple[Controller, int, Path]
+) -> None:
+    controller, port, work = served
+    path = work / "manifests/apps/worker/service.yaml"
+    path.write_text(path.read_text().replace("desiredCount: 1", "desiredCount: 2"))
+    push(work, "not announced properly")
+    passes = controller.passes
+    assert (await asyncio.to_thread(webhook, port, secret="wrong"))[0] == 401
+    assert (await asyncio.to_thread(webhook, port, signature=""))[0] == 401
+    body = b"x" * (1024 * 1024 + 10)
+    status, _ = await asyncio.to_thread(
+        http, f"http://127.0.0.1:{port}/webhooks/github", body,
+        {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(SECRET, body)})
+    assert status == 413
+    await asyncio.sleep(0)
+    assert controller.passes == passes and not controller._fetch_now.is_set()
+    assert (await asyncio.to_thread(webhook, port, ref="refs/heads/other"))[0] == 202
+    assert controller.passes == passes and not controller._fetch_now.is_set()
+
+
+async def test_health_ready_metrics_status(served: tuple[Controller, int, Path]) -> None:
+    controller, port, _ = served
+    base = f"http://127.0.0.1:{port}"
+    assert (await asyncio.to_thread(http, f"{base}/healthz"))[0] == 200
+    assert (await asyncio.to_thread(http, f"{base}/readyz"))[0] == 200
+    status, body = await asyncio.to_thread(http, f"{base}/metrics")
+    text = body.decode()
+    assert status == 200
+    for metric in ("reconciler_pass_duration_seconds", 'reconciler_resources{state="Synced"}',
+                   "reconciler_drift_resources", "reconciler_aws_api_calls_total",
+                   "reconciler_last_applied_revision_info",
+                   "reconciler_last_applied_timestamp_seconds"):
+        assert metric in text, metric
+    assert 'operation="ecs:describe_services"' in text
+    status, body = await asyncio.to_thread(http, f"{base}/status")
+    data = json.loads(body)
+    assert data["revision"] == controller.last_good.sha  # type: ignore[union-attr]
+    states = {(r["kind"], r["name"]): r["state"] for r in data["resources"]}
+    assert states[("Cluster", "accounting-prd")] == "Synced"
+    assert set(states.values()) <= {"Synced", "Progressing"}
+    assert len(states) == len(controller.last_tree.manifests)  # type: ignore[union-attr]
+
+
+async def test_invalid_commit_applies_nothing_and_alerts_once(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, work = remote
+    controller = make_controller(bare, tmp_path, slack)
+    first = await controller.run_pass(fetch=True)
+    good = first.revision
+    path = work / "manifests/apps/worker/service.yaml"
+    path.write_text(path.read_text().replace("desiredCount: 1", "desiredCount: 4"))
+    (work / "manifests/broken.yaml").write_text(
+        "apiVersion: reconciler/v1\nkind: Service\nmetadata: {name: x, cluster: c}\n"
+        "spec: {desiredCount: lots}\n")
+    bad = push(work, "a valid change and an invalid manifest")
+    writes_before = sum(n for op, n in controller.aws.calls.items()
+                        if not op.split(":")[1].startswith(("describe", "list", "get")))
+    for _ in range(5):
+        report = await controller.run_pass(fetch=True)
+        assert report.invalid and not report.wrote
+    writes_after = sum(n for op, n in controller.aws.calls.items()
+                       if not op.split(":")[1].startswith(("describe", "list", "get")))
+    assert writes_after == writes_before
+    assert controller.last_good.sha == good  # type: ignore[union-attr]
+    ecs = boto3.client("ecs", region_name=REGION)
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-worker"])
+    assert svc["services"][0]["desiredCount"] == 1
+    await deliver(controller)
+    invalid = [t for t in slack.texts() if "invalid" in t]
+    assert len(invalid) == 1
+    assert bad[:12] in invalid[0] and "broken.yaml:4: Service/x" in invalid[0]
+
+
+async def test_hand_edit_one_message_over_ten_resyncs_then_resolved(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, _ = remote
+    controller = make_controller(bare, tmp_path, slack)
+    await controller.run_pass(fetch=True)
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.update_service(cluster="accounting-prd", service="accounting-worker",
+                       enableExecuteCommand=False)
+    for _ in range(10):
+        report = await controller.run_pass(fetch=False)
+        assert [str(k) for k in report.drifted] == ["Service/accounting-prd/accounting-worker"]
+        assert report.healed == [] and not report.wrote
+    await deliver(controller)
+    assert len(slack.texts()) == 1
+    [message] = slack.texts()
+    assert "accounting-worker" in message and "enableExecuteCommand" in message
+    assert "not healed" in message
+    # reverted by hand: exactly one "resolved"
+    ecs.update_service(cluster="accounting-prd", service="accounting-worker",
+                       enableExecuteCommand=True)
+    for _ in range(3):
+        await controller.run_pass(fetch=False)
+    await deliver(controller)
+    assert len(slack.texts()) == 2 and "resolved" in slack.texts()[1]
+
+
+async def test_self_heal_reverts_and_says_so(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, work = remote
+    set_config(work, selfHeal=True)
+    push(work, "self-heal on")
+    controller = make_controller(bare, tmp_path, slack)
+    await controller.run_pass(fetch=True)
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.update_service(cluster="accounting-prd", service="accounting-worker",
+                       enableExecuteCommand=False)
+    report = await controller.run_pass(fetch=False)
+    assert [str(k) for k in report.healed] == ["Service/accounting-prd/accounting-worker"]
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-worker"])
+    assert svc["services"][0]["enableExecuteCommand"] is True
+    for _ in range(5):
+        assert (await controller.run_pass(fetch=False)).drifted == []
+    await deliver(controller)
+    [message] = slack.texts()
+    assert "healed" in message and "accounting-worker" in message
+
+
+async def test_self_heal_can_be_set_per_manifest(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, work = remote
+    path = work / "manifests/apps/worker/service.yaml"
+    path.write_text(path.read_text().replace("  labels: {team: accounting, app: worker}",
+                                             "  labels: {team: accounting, app: worker}\n"
+                                             "  selfHeal: true"))
+    push(work, "self-heal the worker only")
+    controller = make_controller(bare, tmp_path, slack)
+    await controller.run_pass(fetch=True)
+    ecs = boto3.client("ecs", region_name=REGION)
+    for name in ("accounting-worker", "accounting-api"):
+        ecs.update_service(cluster="accounting-prd", service=name, propagateTags="TASK_DEFINITION")
+    report = await controller.run_pass(fetch=False)
+    assert [str(k) for k in report.healed] == ["Service/accounting-prd/accounting-worker"]
+    assert len(report.drifted) == 2
+
+
+async def test_autoscaling_is_never_drift(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, work = remote
+    set_config(work, selfHeal=True)
+    push(work, "self-heal on")
+    controller = make_controller(bare, tmp_path, slack)
+    await controller.run_pass(fetch=True)
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.update_service(cluster="accounting-prd", service="accounting-api", desiredCount=7)
+    for _ in range(3):
+        report = await controller.run_pass(fetch=False)
+        assert report.drifted == [] and not report.wrote
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-api"])
+    assert svc["services"][0]["desiredCount"] == 7
+    await deliver(controller)
+    assert slack.texts() == []
+
+
+async def test_observe_mode_never_writes(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, work = remote
+    set_config(work, mode="observe")
+    push(work, "shadow mode")
+    controller = make_controller(bare, tmp_path, slack)
+    report = await controller.run_pass(fetch=True)
+    assert not report.wrote
+    writes = [op for op in controller.aws.calls
+              if not op.split(":")[1].startswith(("describe", "list", "get"))]
+    assert writes == []
+    assert {s.state for s in controller.statuses.values()} == {"OutOfSync"}
+
+
+async def test_failing_resource_backs_off_and_does_not_block_others(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, work = remote
+    path = work / "manifests/apps/worker/service.yaml"
+    path.write_text(path.read_text().replace("sg-0a1b2c3d4e5f60002", "sg-0000000000000dead"))
+    push(work, "a security group that does not exist")
+    controller = make_controller(bare, tmp_path, slack)
+    report = await controller.run_pass(fetch=True)
+    results = {str(o.change.key): o.result for o in report.applied.outcomes}  # type: ignore[union-attr]
+    assert results["Service/accounting-prd/accounting-worker"] == "failed"
+    assert results["Service/accounting-prd/accounting-api"] == "created"
+    status = controller.statuses[next(k for k in controller.statuses
+                                      if k.name == "accounting-worker" and k.kind == "Service")]
+    assert status.state == "Degraded" and "sg-0000000000000dead" in status.last_error
+    # within the backoff window the failing resource is not retried
+    calls = controller.aws.calls["ecs:create_service"]
+    await controller.run_pass(fetch=False)
+    assert controller.aws.calls["ecs:create_service"] == calls
+    await deliver(controller)
+    failed = [t for t in slack.texts() if "Apply failed" in t]
+    assert len(failed) == 1
