@@ -19,7 +19,7 @@ import pytest
 from reconciler.aws import Aws
 from reconciler.controller import Controller, Settings
 from reconciler.embedded import EmbeddedAws
-from reconciler.notify import Notifier, WebhookSink
+from reconciler.notify import Alert, Notifier, WebhookSink
 from reconciler.server import make_app, start
 from reconciler.source import GitSource
 from reconciler.webhook import sign
@@ -327,3 +327,34 @@ async def test_failing_resource_backs_off_and_does_not_block_others(
     await deliver(controller)
     failed = [t for t in slack.texts() if "Apply failed" in t]
     assert len(failed) == 1
+
+
+async def test_failed_rollout_is_alerted_once(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    bare, _ = remote
+    controller = make_controller(bare, tmp_path, slack)
+    await controller.run_pass(fetch=True)
+    # moto never moves a deployment; set the circuit breaker's verdict in its backend
+    from moto.ecs.models import ecs_backends
+
+    service = ecs_backends["123456789012"][REGION].services["accounting-prd:accounting-api"]
+    service.deployments[0]["rolloutState"] = "FAILED"
+    service.deployments[0]["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed"
+    for _ in range(4):
+        await controller.run_pass(fetch=False)
+    await deliver(controller)
+    failed = [t for t in slack.texts() if "circuit breaker" in t]
+    assert len(failed) == 1 and "accounting-api" in failed[0]
+
+
+def test_slack_url_from_secrets_manager(aws: EmbeddedAws, slack: SlackReceiver) -> None:
+    from reconciler.notify import sink_from_environment
+    from reconciler.serve import _secret
+
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    arn = sm.create_secret(Name="slack-url", SecretString=slack.webhook_url)["ARN"]
+    sink = sink_from_environment({"SLACK_WEBHOOK_SECRET_ARN": arn}, _secret)
+    assert isinstance(sink, WebhookSink)
+    asyncio.run(sink.send(Alert("x", "via secret")))
+    assert slack.texts() == ["via secret"]
