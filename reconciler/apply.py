@@ -17,9 +17,10 @@ from reconciler.aws import Aws, AwsError
 from reconciler.config import Config
 from reconciler.ignore import IgnoreRule
 from reconciler.kinds import REGISTRY, Context, ordered
-from reconciler.kinds.base import is_pending
+from reconciler.kinds.base import is_pending, name_tags
 from reconciler.manifest import ResourceKey
 from reconciler.mask import mask_text
+from reconciler.normalize import REVISION_TAG
 from reconciler.plan import Change, Plan, ignore_rules, plan_resource, resolve_refs
 
 log = structlog.get_logger(__name__)
@@ -62,7 +63,12 @@ async def _run_one(
     rules = ignore_rules(change.manifest, config, external)
     fresh = plan_resource(kind, change.manifest, change.live, ctx, rules)
     resolve_refs(fresh, ctx)
+    if fresh.note:
+        return Outcome(fresh, "skipped", fresh.note)
     if fresh.action == "noop":
+        if fresh.adopt and fresh.live:
+            await kind.add_tags(aws, fresh.live.arn, _owned_tags(fresh, ctx))
+            return Outcome(fresh, "adopted", arn=fresh.live.arn)
         return Outcome(fresh, "unchanged", arn=fresh.live.arn if fresh.live else "")
     desired = fresh.desired or {}
     if is_pending(desired):
@@ -81,9 +87,18 @@ async def _run_one(
         return Outcome(fresh, "replaced", arn=arn)
     changed = {str(f.path[0]) for f in fresh.fields if f.path}
     arn = await kind.update(aws, fresh.key, desired, fresh.live, changed, ctx)
-    if ctx.revision:
-        await kind.record_revision(aws, arn, ctx.revision)
-    return Outcome(fresh, "configured", arn=arn)
+    tags = _owned_tags(fresh, ctx) if fresh.adopt else (
+        {REVISION_TAG: ctx.revision} if ctx.revision else {})
+    if tags:
+        await kind.add_tags(aws, arn, tags)
+    return Outcome(fresh, "adopted" if fresh.adopt else "configured", arn=arn)
+
+
+def _owned_tags(change: Change, ctx: Context) -> dict[str, str]:
+    tags = ctx.ownership_tags()
+    if change.manifest is not None and change.kind.named_by_tags:
+        tags.update(name_tags(change.manifest))
+    return tags
 
 
 async def apply_plan(

@@ -239,7 +239,7 @@ class Controller:
         manifests = {m.key: m for m in tree.manifests}
         selected: list[Change] = []
         drift: dict[ResourceKey, Change] = {}
-        for change in plan.pending:
+        for change in [*plan.pending, *(c for c in plan.adoptions if c.action == "noop")]:
             status = self.statuses.get(change.key)
             is_drift = (change.action != "delete" and not new and status is not None
                         and status.synced_revision == rev.sha)

@@ -26,6 +26,9 @@ CLUSTER_TAG = "reconciler:cluster"
 CONTENT_HASH_TAG = "reconciler:content-hash"
 # Tags the reconciler writes that change without anybody changing the resource.
 BOOKKEEPING_TAGS = frozenset({REVISION_TAG, CONTENT_HASH_TAG})
+# Not compared: ownership is bookkeeping. An unowned twin of a manifest is adopted (tagged),
+# which is not a change to the resource.
+OWNERSHIP_TAGS = frozenset({MANAGED_BY, REVISION_TAG, CONTENT_HASH_TAG, NAME_TAG, CLUSTER_TAG})
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def tags_as_map(doc: Doc, key: str = "tags", k: str = "key", v: str = "value") -
         doc[key] = key_by(doc[key], k, v)
     if isinstance(doc.get(key), dict):
         doc[key] = {t: x for t, x in doc[key].items()
-                    if t not in BOOKKEEPING_TAGS and not str(t).startswith("aws:")}
+                    if t not in OWNERSHIP_TAGS and not str(t).startswith("aws:")}
 
 
 def prune_empty(value: Any) -> Any:

@@ -66,6 +66,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "changes": [change_json(c) for c in plan.pending],
         "summary": plan.counts(),
+        "adopt": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
+                   "arn": c.live.arn if c.live else None} for c in plan.adoptions],
         "ignored": ignored_json(plan),
         "refused": plan.refused,
     }
@@ -84,6 +86,8 @@ def plan_text(plan: Plan, colour: bool = False) -> str:
     for c in plan.pending:
         sym = SYMBOL[c.action]
         note = " (adopting: not yet owned by this controller)" if c.adopt else ""
+        if c.note:
+            note = f" ({c.note})"
         head = f"{sym} {c.key} ({c.action}){note}"
         lines.append(_style(head, COLOUR[c.action], colour, bold=True))
         if c.action == "delete":
@@ -108,6 +112,10 @@ def plan_text(plan: Plan, colour: bool = False) -> str:
         for i in c.ignored:
             lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
                                 None, colour))
+    for c in plan.adoptions:
+        if c.action == "noop":
+            lines.append(_style(f"= {c.key} (in sync; adopting: apply tags it as owned)", "cyan",
+                                colour))
     for c in plan.ignored:
         if c.action != "noop":
             continue

@@ -63,6 +63,11 @@ class Plan:
     external: dict[ResourceKey, list[ign.IgnoreRule]] = field(default_factory=dict)
 
     @property
+    def adoptions(self) -> list[Change]:
+        """Live resources matching a manifest that no controller owns yet: apply tags them."""
+        return [c for c in self.changes if c.adopt]
+
+    @property
     def ignored(self) -> list[Change]:
         """Resources with ignored fields that differ from git, in sync or not."""
         return [c for c in self.changes if c.ignored]
@@ -108,11 +113,14 @@ def plan_resource(
         ign.remove(want, seg)
         ign.remove(have, seg)
     fields = compare(prune_empty(want), prune_empty(have))
-    adopt = live.owner() != ctx.owner
+    owner = live.owner()
+    adopt = owner is None
+    note = f"owned by another controller ({owner}): left alone" if owner not in (
+        None, ctx.owner) else ""
     if not fields:
-        return Change(m.key, "noop", [], ignored, used, m, live, request)
+        return Change(m.key, "noop", [], ignored, used, m, live, request, adopt, note)
     action = kind.classify(top_fields(fields))
-    return Change(m.key, action, fields, ignored, used, m, live, request, adopt=adopt)
+    return Change(m.key, action, fields, ignored, used, m, live, request, adopt, note)
 
 
 def plan_prune(owned: list[Live], desired: set[ResourceKey]) -> list[Change]:

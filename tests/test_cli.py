@@ -78,9 +78,7 @@ def test_task_definition_registered_by_hand_shows_the_changed_fields(
     # the schedules running it will move to the revision that puts it back
     assert {c["kind"] for c in out["changes"]} == {"TaskDefinition", "ScheduledTask"}
     paths = {d["path"] for d in change["diff"]}
-    # the hand-registered revision lacks the ownership tag, and has another command
-    assert paths == {"spec.containerDefinitions[batch].command",
-                     "spec.tags"}
+    assert paths == {"spec.containerDefinitions[batch].command"}
 
 
 def test_apply_twice_changes_nothing(examples: Path, ecs: Any) -> None:
@@ -246,3 +244,39 @@ def test_same_command_against_a_given_endpoint(examples: Path, aws: EmbeddedAws)
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert len(json.loads(proc.stdout)["changes"]) == len(load_tree(examples).manifests)
+
+
+def test_existing_unowned_resource_is_adopted_not_changed(examples: Path, ecs: Any) -> None:
+    """A cluster made by hand exactly as git says is in sync (exit 0), listed for adoption,
+    and apply tags it as owned without changing it."""
+    ecs.create_cluster(clusterName="accounting-prd",
+                       capacityProviders=["FARGATE", "FARGATE_SPOT"],
+                       defaultCapacityProviderStrategy=[
+                           {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                           {"capacityProvider": "FARGATE_SPOT", "weight": 3}],
+                       settings=[{"name": "containerInsights", "value": "enabled"}],
+                       tags=[{"key": "team", "value": "accounting"}, {"key": "env", "value": "prd"}])
+    _code, out = cli_json("diff", str(examples))
+    assert not any(c["kind"] == "Cluster" for c in out["changes"])
+    assert {"kind": "Cluster", "name": "accounting-prd", "cluster": None} in [
+        {k: a[k] for k in ("kind", "name", "cluster")} for a in out["adopt"]]
+    assert "adopting" in cli("diff", str(examples)).output
+    result = cli("apply", str(examples), "--output", "json")
+    applied = {(a["kind"], a["name"]): a["result"] for a in json.loads(result.output)["applied"]}
+    assert applied[("Cluster", "accounting-prd")] == "adopted"
+    tags = ecs.describe_clusters(clusters=["accounting-prd"], include=["TAGS"])["clusters"][0][
+        "tags"]
+    assert {"key": "reconciler:managed-by", "value": "accounting-reconciler"} in tags
+    _code, out = cli_json("diff", str(examples))
+    assert out["adopt"] == []
+
+
+def test_resource_owned_by_another_controller_is_left_alone(examples: Path, ecs: Any) -> None:
+    ecs.create_cluster(clusterName="accounting-prd",
+                       tags=[{"key": "reconciler:managed-by", "value": "someone-else"}])
+    result = cli("apply", str(examples))
+    assert result.exit_code == 1
+    assert "owned by another controller (someone-else)" in result.output
+    tags = ecs.describe_clusters(clusters=["accounting-prd"], include=["TAGS"])["clusters"][0][
+        "tags"]
+    assert tags == [{"key": "reconciler:managed-by", "value": "someone-else"}]

@@ -178,6 +178,7 @@ class Kind:
 
     # --- effects ----------------------------------------------------------------------------
 
+    named_by_tags: ClassVar[bool] = False  # AWS gives it no name: found by reconciler:name
     fetch_wave: ClassVar[int] = 0  # kinds in a later wave see the live objects of earlier ones
     needs_account: ClassVar[bool] = False
 
@@ -217,10 +218,9 @@ class Kind:
         await self.delete(aws, live)
         return await self.create(aws, key, desired, ctx)
 
-    async def record_revision(self, aws: Aws, arn: str, revision: str) -> None:
-        """Tag an updated resource with the git revision that was applied to it."""
+    async def add_tags(self, aws: Aws, arn: str, tags: dict[str, str]) -> None:
+        """Add tags (the git revision applied, ownership when adopting) to a live resource."""
         arn_param, tags_param, _ = self.tag_params
-        tags = {REVISION_TAG: revision}
         payload: Any = tags if self.tags_as_dict else tag_list(tags, *self.tag_keys)
         await aws.call(self.service, "tag_resource", **{arn_param: arn, tags_param: payload})
 

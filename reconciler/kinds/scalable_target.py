@@ -225,6 +225,7 @@ class ScalableTarget(Kind):
     order = 50
     fetch_wave = 1
     cluster_allowed = True
+    named_by_tags = True
     rules = RULES
     replace_fields = frozenset(IDENTITY)
     tag_keys = ("Key", "Value")

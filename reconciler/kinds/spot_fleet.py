@@ -18,7 +18,6 @@ from reconciler.ignore import IgnoreRule
 from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
 from reconciler.manifest import LoadError, Manifest, ResourceKey
 from reconciler.normalize import (
-    REVISION_TAG,
     Doc,
     Rule,
     canonical_json,
@@ -130,6 +129,7 @@ class SpotFleet(Kind):
     service = "ec2"
     create_operation = "RequestSpotFleet"
     order = 25
+    named_by_tags = True
     rules = RULES
     tag_keys = ("Key", "Value")
     tags_field = "Tags"
@@ -246,9 +246,9 @@ class SpotFleet(Kind):
         ctx.refs.spot_fleets[key.name] = live.arn
         return live.arn
 
-    async def record_revision(self, aws: Aws, arn: str, revision: str) -> None:
+    async def add_tags(self, aws: Aws, arn: str, tags: dict[str, str]) -> None:
         await aws.call("ec2", "create_tags", Resources=[arn],
-                       Tags=[{"Key": REVISION_TAG, "Value": revision}])
+                       Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
 
     async def replace(
         self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, ctx: Context

@@ -429,8 +429,11 @@ class TaskDefinition(Kind):
     ) -> str:
         return await self.create(aws, key, desired, ctx)
 
-    async def record_revision(self, aws: Aws, arn: str, revision: str) -> None:
-        """A new revision is registered with its tags; an old one is never retagged."""
+    async def add_tags(self, aws: Aws, arn: str, tags: dict[str, str]) -> None:
+        """A revision the controller registered carries its tags already; only an adopted
+        one (registered by someone else) is tagged afterwards."""
+        if MANAGED_BY in tags:
+            await super().add_tags(aws, arn, tags)
 
     async def delete(self, aws: Aws, live: Live) -> None:
         """Deregister every ACTIVE revision of the family that this controller registered."""
