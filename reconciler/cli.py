@@ -105,6 +105,31 @@ def _plan_or_exit(path: Path, output: str, **kwargs: Any) -> Pass:
 
 @main.command()
 @path_argument
+@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml")
+def render(path: Path, output: str) -> None:
+    """Print the manifests under PATH with every Release expanded from its chart."""
+    import yaml
+
+    tree = load_tree(path)
+    if not tree.ok:
+        _print_errors(tree, "json" if output == "json" else "text")
+        sys.exit(EXIT_ERROR)
+    docs = []
+    for m in tree.manifests:
+        metadata: dict[str, Any] = dict(m.raw.get("metadata") or {})
+        if m.origin:
+            metadata["annotations"] = {**(metadata.get("annotations") or {}),
+                                       "reconciler/rendered-from": m.origin}
+        docs.append({"apiVersion": m.api_version, "kind": m.kind, "metadata": metadata,
+                     "spec": m.spec})
+    if output == "json":
+        click.echo(json.dumps(docs, indent=2))
+    else:
+        click.echo(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True), nl=False)
+
+
+@main.command()
+@path_argument
 @output_option
 @prune_option
 @mass_prune_option

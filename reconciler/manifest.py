@@ -75,6 +75,7 @@ class Manifest:
     annotations: dict[str, Any] = field(default_factory=dict)
     lines: dict[Path_, int] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""  # for manifests rendered from a chart: the Release they come from
 
     @property
     def key(self) -> ResourceKey:
@@ -88,6 +89,8 @@ class Manifest:
         return self.line
 
     def error(self, message: str, path: Path_ = ()) -> LoadError:
+        if self.origin:
+            message = f"{message} (rendered from {self.origin})"
         return LoadError(self.file, self.line_of(path), message, f"{self.kind}/{self.name}")
 
 
@@ -128,20 +131,33 @@ def parse_documents(
         loader.dispose()
 
 
+def is_values_file(rel: Path) -> bool:
+    """Chart values (`*.values.yaml`, or anything under a `values/` folder) are not manifests."""
+    return rel.name.endswith((".values.yaml", ".values.yml")) or "values" in rel.parts[:-1]
+
+
 def manifest_files(root: Path) -> list[Path]:
-    """Every *.yaml / *.yml below root, sorted, without the repo-wide config file."""
+    """Every *.yaml / *.yml below root, sorted, without the repo-wide config file, hidden
+    folders and chart values files."""
     if root.is_file():
         return [root]
     files = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)
+             and not is_values_file(p.relative_to(root))]
     return sorted(p for p in files if p.relative_to(root).as_posix() != CONFIG_FILE)
 
 
 def _display(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root.parent if root.is_file() else root).as_posix()
-    except ValueError:
-        return path.as_posix()
+    """A file's name in errors: relative to the manifests root, else to the folder holding it
+    (charts usually sit beside manifests/), else absolute."""
+    base = root.parent if root.is_file() else root
+    for anchor in (base, base.parent):
+        try:
+            rel = path.resolve().relative_to(anchor)
+        except ValueError:
+            continue
+        return rel.as_posix() if anchor == base else f"../{rel.as_posix()}"
+    return path.as_posix()
 
 
 def load_spec_file(
@@ -181,7 +197,7 @@ def load_spec_file(
     return data, []
 
 
-def _manifest_from_document(
+def manifest_from_document(
     data: Any, file: str, line: int, lines: dict[Path_, int]
 ) -> Manifest | LoadError:
     if not isinstance(data, dict):
@@ -217,6 +233,7 @@ class LoadResult:
     root: Path
     manifests: list[Manifest] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+    releases: list[Manifest] = field(default_factory=list)
 
 
 def load_path(root: Path) -> LoadResult:
@@ -240,7 +257,7 @@ def load_path(root: Path) -> LoadResult:
             data, line, lines = item
             if data is None:
                 continue
-            m = _manifest_from_document(data, shown, line, lines)
+            m = manifest_from_document(data, shown, line, lines)
             if isinstance(m, LoadError):
                 result.errors.append(m)
                 continue
@@ -253,5 +270,13 @@ def load_path(root: Path) -> LoadResult:
                 if spec is None:
                     continue
                 m.spec = spec
+            if m.kind == "Release":
+                from reconciler.charts import expand
+
+                rendered, errors = expand(m, path, root, lambda p: _display(p, root))
+                result.errors.extend(errors)
+                result.manifests.extend(rendered)
+                result.releases.append(m)
+                continue
             result.manifests.append(m)
     return result

@@ -19,7 +19,8 @@ from reconciler.cli import main
 from reconciler.embedded import EmbeddedAws, network_ids, seed_network
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "manifests"
+EXAMPLES = REPO / "tests" / "fixtures" / "manifests"
+MANIFESTS = REPO / "manifests"
 REGION = "eu-west-1"
 
 

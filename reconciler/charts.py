@@ -1,0 +1,207 @@
+"""Charts: reusable, parameterised manifest sets, expanded by `kind: Release`.
+
+A chart is a folder: `values.yaml` (defaults), `values.schema.json` (a JSON Schema for the
+values) and `templates/*.yaml`. Templates are Jinja in a sandbox: no access to Python
+internals, no file or network access, and an undefined value is an error. A Release's values
+are its chart's defaults, then each `valuesFrom` file, then inline `values` (deep-merged), and
+they are validated against the chart's schema with file:line errors like any manifest.
+
+Pure apart from reading the chart's files.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from reconciler.manifest import (
+    LoadError,
+    Manifest,
+    Path_,
+    manifest_from_document,
+    parse_documents,
+)
+
+RELEASE = "Release"
+CHARTS_DIR = "charts"
+
+
+@dataclass
+class Chart:
+    name: str
+    root: Path
+    defaults: dict[str, Any] = field(default_factory=dict)
+    schema: dict[str, Any] = field(default_factory=dict)
+
+
+def _env() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                        keep_trailing_newline=True)
+    env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
+    env.filters["toyaml"] = lambda v: json.dumps(v, sort_keys=True)  # JSON is YAML, inline
+    return env
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """Maps merge key by key; anything else (lists included) is replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = deep_merge(base.get(k), v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(over)
+
+
+def find_chart(ref: str, release_dir: Path, top: Path) -> Path | None:
+    """A path (relative to the Release file), or a name looked up in `charts/` folders from
+    the Release's folder up to the filesystem root (charts may sit beside `manifests/`)."""
+    if "/" in ref or ref.startswith("."):
+        candidate = (release_dir / ref).resolve()
+        return candidate if candidate.is_dir() else None
+    for folder in [release_dir, *release_dir.parents]:
+        candidate = folder / CHARTS_DIR / ref
+        if candidate.is_dir():
+            return candidate.resolve()
+        if folder == top.parent:
+            break
+    for folder in top.parents:
+        candidate = folder / CHARTS_DIR / ref
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def load_chart(path: Path) -> tuple[Chart | None, list[str]]:
+    chart = Chart(path.name, path)
+    problems = []
+    defaults = path / "values.yaml"
+    if defaults.is_file():
+        try:
+            chart.defaults = yaml.safe_load(defaults.read_text()) or {}
+        except yaml.YAMLError as exc:
+            problems.append(f"chart {chart.name}: values.yaml is not valid YAML: {exc}")
+    schema = path / "values.schema.json"
+    if schema.is_file():
+        try:
+            chart.schema = json.loads(schema.read_text())
+            jsonschema.Draft202012Validator.check_schema(chart.schema)
+        except (ValueError, jsonschema.SchemaError) as exc:
+            problems.append(f"chart {chart.name}: values.schema.json is not a valid schema: {exc}")
+    if not (path / "templates").is_dir():
+        problems.append(f"chart {chart.name}: has no templates/ folder")
+    return (None if problems else chart), problems
+
+
+def _values_line(release: Manifest, path: Path_, sources: list[tuple[str, dict[Path_, int]]]
+                 ) -> tuple[str, int]:
+    """Where a value came from: inline values first (they win), then the valuesFrom files."""
+    inline = ("spec", "values", *path)
+    for n in range(len(inline), 2, -1):
+        if inline[:n] in release.lines:
+            return release.file, release.lines[inline[:n]]
+    for file, lines in reversed(sources):
+        for n in range(len(path), 0, -1):
+            if path[:n] in lines:
+                return file, lines[path[:n]]
+    return release.file, release.line_of(("spec", "values"))
+
+
+def expand(release: Manifest, release_path: Path, top: Path, display: Any
+           ) -> tuple[list[Manifest], list[LoadError]]:
+    """The plain manifests one Release stands for, or every error that prevents it."""
+    spec = release.spec
+    errors: list[LoadError] = []
+    ref = spec.get("chart")
+    if not isinstance(ref, str) or not ref:
+        return [], [release.error("spec.chart (a chart name or path) is required", ("spec",))]
+    unknown = sorted(set(spec) - {"chart", "values", "valuesFrom"})
+    for key in unknown:
+        errors.append(release.error(f"spec.{key}: unknown field (known: chart, values, valuesFrom)",
+                                    ("spec", key)))
+    where = find_chart(ref, release_path.parent, top)
+    if where is None:
+        return [], [*errors, release.error(f"chart {ref!r} not found", ("spec", "chart"))]
+    chart, problems = load_chart(where)
+    if chart is None:
+        return [], [*errors, *(release.error(p, ("spec", "chart")) for p in problems)]
+    values: Any = chart.defaults
+    sources: list[tuple[str, dict[Path_, int]]] = []
+    for i, vf in enumerate(spec.get("valuesFrom") or []):
+        vpath = (release_path.parent / str(vf)).resolve()
+        if not vpath.is_file():
+            errors.append(release.error(f"valuesFrom {vf!r} not found", ("spec", "valuesFrom", i)))
+            continue
+        docs = list(parse_documents(vpath.read_text(), display(vpath)))
+        for d in docs:
+            if isinstance(d, LoadError):
+                errors.append(d)
+            elif isinstance(d[0], dict):
+                values = deep_merge(values, d[0])
+                sources.append((display(vpath), d[2]))
+    inline = spec.get("values") or {}
+    if not isinstance(inline, dict):
+        errors.append(release.error("spec.values must be a mapping", ("spec", "values")))
+        inline = {}
+    values = deep_merge(values, inline)
+    if errors:
+        return [], errors
+    if chart.schema:
+        validator = jsonschema.Draft202012Validator(chart.schema)
+        for err in sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.path))):
+            path = tuple(err.absolute_path)
+            file, line = _values_line(release, path, sources)
+            shown = "values" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+            errors.append(LoadError(file, line, f"chart {chart.name}: {shown}: {err.message}",
+                                    f"{release.kind}/{release.name}"))
+    if errors:
+        return [], errors
+    context = {"values": values, "release": {"name": release.name, "cluster": release.cluster,
+                                              "labels": release.labels}}
+    env = _env()
+    out: list[Manifest] = []
+    for template in sorted((chart.root / "templates").glob("*.y*ml")):
+        shown = display(template)
+        try:
+            text = env.from_string(template.read_text()).render(context)
+        except TemplateSyntaxError as exc:
+            errors.append(LoadError(shown, exc.lineno, f"template error: {exc.message}",
+                                    f"{release.kind}/{release.name}"))
+            continue
+        except (UndefinedError, SecurityError, TemplateError) as exc:
+            errors.append(LoadError(shown, _template_line(exc), f"chart {chart.name}: {exc}",
+                                    f"{release.kind}/{release.name}"))
+            continue
+        for item in parse_documents(text, shown):
+            if isinstance(item, LoadError):
+                errors.append(item)
+                continue
+            data, line, lines = item
+            if data is None:
+                continue
+            m = manifest_from_document(data, shown, line, lines)
+            if isinstance(m, LoadError):
+                errors.append(m)
+                continue
+            m.origin = f"Release/{release.name} ({release.file}:{release.line})"
+            m.labels = {**release.labels, **m.labels}
+            out.append(m)
+    return out, errors
+
+
+def _template_line(exc: Exception) -> int:
+    tb = exc.__traceback__
+    line = 1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

@@ -1,0 +1,150 @@
+"""Charts and releases: expansion, values validation with file:line, safe templates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.embedded import EmbeddedAws
+from reconciler.validate import load_tree
+from tests.conftest import MANIFESTS, REPO, cli, cli_json, seed_for, write
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of the example repository: manifests/ beside charts/."""
+    shutil.copytree(MANIFESTS, tmp_path / "manifests")
+    shutil.copytree(REPO / "charts", tmp_path / "charts")
+    return tmp_path
+
+
+def test_example_manifests_use_charts_and_render() -> None:
+    result = cli("render", str(MANIFESTS))
+    assert result.exit_code == 0, result.output
+    docs = list(yaml.safe_load_all(result.output))
+    rendered = [d for d in docs if "reconciler/rendered-from" in d["metadata"].get(
+        "annotations", {})]
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in rendered}
+    assert ("Service", "accounting-api") in kinds and ("ScalableTarget", "accounting-api") in kinds
+    assert ("ScheduledTask", "accounting-nightly-heavy") in kinds
+    assert ("Service", "accounting-api-stg") in kinds
+    assert all(d["kind"] != "Release" for d in docs)
+
+
+def test_environments_share_values_and_differ_in_size() -> None:
+    by_name = {m.name: m for m in load_tree(MANIFESTS).manifests if m.kind == "TaskDefinition"}
+    prd, stg = by_name["accounting-api"], by_name["accounting-api-stg"]
+    assert (prd.spec["cpu"], stg.spec["cpu"]) == ("1024", "256")
+    assert prd.spec["containerDefinitions"][0]["image"] == stg.spec["containerDefinitions"][0][
+        "image"]
+    heavy, light = by_name["accounting-nightly-heavy"], by_name["accounting-nightly-light"]
+    assert (heavy.spec["cpu"], light.spec["cpu"]) == ("4096", "512")
+
+
+def test_examples_apply_then_diff_is_empty(aws: EmbeddedAws, repo: Path) -> None:
+    seed_for(aws, repo / "manifests")
+    assert cli("apply", str(repo / "manifests")).exit_code == 0
+    code, out = cli_json("diff", str(repo / "manifests"))
+    assert code == 0, out
+
+
+def _set_value(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_wrongly_typed_value_names_chart_value_and_line(repo: Path) -> None:
+    prd = repo / "manifests/environments/prd.yaml"
+    _set_value(prd, "    cpu: 1024\n", "    cpu: lots\n")
+    result = cli("validate", str(repo / "manifests"))
+    assert result.exit_code == 1
+    line = prd.read_text().splitlines().index("    cpu: lots") + 1
+    assert (f"environments/prd.yaml:{line}: Release/accounting-api: chart web-service: "
+            "values.cpu: 'lots' is not one of") in result.output
+
+
+def test_missing_value_names_chart_and_release(repo: Path) -> None:
+    values = repo / "manifests/apps/api.values.yaml"
+    _set_value(values, "image: 123456789012", "#image: 123456789012")
+    result = cli("validate", str(repo / "manifests"))
+    assert result.exit_code == 1
+    assert "Release/accounting-api: chart web-service: values: 'image' is a required property" in (
+        result.output)
+    assert "environments/prd.yaml:" in result.output
+
+
+def test_value_from_a_values_file_points_at_that_file(repo: Path) -> None:
+    values = repo / "manifests/apps/worker.values.yaml"
+    _set_value(values, "execEnabled: true", "execEnabled: sometimes")
+    result = cli("validate", str(repo / "manifests"))
+    line = values.read_text().splitlines().index(
+        "execEnabled: sometimes          # developers run management commands from a shell") + 1
+    assert f"apps/worker.values.yaml:{line}: Release/accounting-worker: chart worker: " \
+           "values.execEnabled: 'sometimes' is not of type 'boolean'" in result.output
+
+
+def test_undefined_value_in_a_template_is_an_error(repo: Path) -> None:
+    template = repo / "charts/worker/templates/service.yaml"
+    _set_value(template, "  desiredCount: {{ values.desiredCount }}",
+               "  desiredCount: {{ values.desiredCuont }}")
+    result = cli("validate", str(repo / "manifests"))
+    assert result.exit_code == 1
+    assert "charts/worker/templates/service.yaml:" in result.output
+    assert "desiredCuont" in result.output
+
+
+def test_templates_cannot_reach_python(repo: Path) -> None:
+    template = repo / "charts/worker/templates/service.yaml"
+    _set_value(template, "  desiredCount: {{ values.desiredCount }}",
+               "  desiredCount: {{ ''.__class__.__mro__[1].__subclasses__() }}")
+    result = cli("validate", str(repo / "manifests"))
+    assert result.exit_code == 1
+    assert "unsafe" in result.output or "__class__" in result.output
+
+
+def test_chart_by_path_and_unknown_chart(repo: Path) -> None:
+    write(repo, "manifests/extra.yaml", """apiVersion: reconciler/v1
+kind: Release
+metadata: {name: x, cluster: accounting-prd}
+spec:
+  chart: nope
+""")
+    result = cli("validate", str(repo / "manifests"))
+    assert "extra.yaml:5: Release/x: chart 'nope' not found" in result.output
+    write(repo, "manifests/extra.yaml", """apiVersion: reconciler/v1
+kind: Release
+metadata: {name: accounting-worker-dev, cluster: accounting-stg}
+spec:
+  chart: ../charts/worker
+  valuesFrom: [apps/worker.values.yaml]
+  values:
+    subnets: [subnet-1]
+    securityGroups: [sg-1]
+""")
+    assert cli("validate", str(repo / "manifests")).exit_code == 0
+
+
+def test_a_new_environment_is_one_file(aws: EmbeddedAws, repo: Path) -> None:
+    root = repo / "manifests"
+    dev = (root / "environments/stg.yaml").read_text().replace("-stg", "-dev").replace(
+        "stg", "dev").replace("subnet-0a1b2c3d4e5f60101", "subnet-0a1b2c3d4e5f60201").replace(
+        "sg-0a1b2c3d4e5f60101", "sg-0a1b2c3d4e5f60201").replace("abcdee", "abcded")
+    (root / "environments/dev.yaml").write_text(dev)
+    seed_for(aws, root)
+    _code, out = cli_json("diff", str(root))
+    names = {(c["kind"], c["name"]) for c in out["changes"]}
+    assert ("Cluster", "accounting-dev") in names and ("Service", "accounting-api-dev") in names
+    assert cli("apply", str(root)).exit_code == 0
+    assert cli("diff", str(root)).exit_code == 0
+
+
+def test_render_json(repo: Path) -> None:
+    result = cli("render", str(repo / "manifests"), "-o", "json")
+    docs: list[dict[str, Any]] = json.loads(result.output)
+    assert len(docs) == len(load_tree(repo / "manifests").manifests)
