@@ -261,3 +261,27 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
     if not repo and directory is None:
         raise click.UsageError("give --repo URL, --dir PATH, or --local")
     sys.exit(run(options))
+
+
+@main.command(name="import")
+@click.option("--cluster", required=True, help="The live cluster to import.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Where to write the manifests (default: imported/CLUSTER).")
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
+def import_(cluster: str, out_dir: Path | None, force: bool) -> None:
+    """Write minimal manifests for a live cluster: its services and their task definitions,
+    the schedules that target it and their scalable targets."""
+    from reconciler.importer import import_cluster
+
+    out_dir = out_dir or Path("imported") / cluster
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise click.UsageError(f"{out_dir} is not empty (use --force)")
+    try:
+        imported = _run(import_cluster(Aws(), cluster))
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    for path in imported.write(out_dir):
+        click.echo(str(path))
+    click.echo(f"{len(imported.documents)} manifest(s) written to {out_dir}; "
+               f"`reconciler diff {out_dir}` shows them in sync and `apply` adopts them.")
