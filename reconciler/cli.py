@@ -285,3 +285,18 @@ def import_(cluster: str, out_dir: Path | None, force: bool) -> None:
         click.echo(str(path))
     click.echo(f"{len(imported.documents)} manifest(s) written to {out_dir}; "
                f"`reconciler diff {out_dir}` shows them in sync and `apply` adopts them.")
+
+
+@main.command(name="schema")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), default=None,
+              help="Write to a file instead of standard output.")
+def schema_(out_file: Path | None) -> None:
+    """Print the JSON Schema of the manifest format (for yaml-language-server), derived from
+    botocore's service model."""
+    from reconciler.jsonschema_export import manifest_schema
+
+    text = json.dumps(manifest_schema(), indent=1, sort_keys=True) + "\n"
+    if out_file:
+        out_file.write_text(text)
+    else:
+        click.echo(text, nl=False)

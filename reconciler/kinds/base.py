@@ -163,6 +163,11 @@ class Kind:
             errors.append(m.error(message, ("spec", *path)))
         return errors
 
+    def json_schema(self, builder: Any) -> dict[str, Any]:
+        """The JSON Schema of this kind's spec, for editors (see jsonschema_export)."""
+        return dict(builder.operation(self.service, self.create_operation, drop=(
+            *self.identity, "clientToken")))
+
     def desired(self, m: Manifest, ctx: Context) -> Doc:
         """The request this manifest stands for, without identity fields, tags included."""
         spec = copy.deepcopy(m.spec)

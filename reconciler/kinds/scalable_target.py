@@ -235,6 +235,20 @@ class ScalableTarget(Kind):
 
     # --- pure -------------------------------------------------------------------------------
 
+    def json_schema(self, builder: Any) -> dict[str, Any]:
+        reg = builder.operation("application-autoscaling", "RegisterScalableTarget", camel=True,
+                                drop=("Tags",))
+        props = dict(reg.get("properties", {}))
+        props["tags"] = props["Tags"] = {"type": "object",
+                                         "additionalProperties": {"type": "string"}}
+        props["service"] = {"type": "string", "description": "A Service manifest's name"}
+        props["spotFleet"] = {"type": "string", "description": "A SpotFleet manifest's name"}
+        props["policies"] = {"type": "array", "items": builder.operation(
+            "application-autoscaling", "PutScalingPolicy", camel=True, drop=IDENTITY)}
+        props["scheduledActions"] = {"type": "array", "items": builder.operation(
+            "application-autoscaling", "PutScheduledAction", camel=True, drop=IDENTITY)}
+        return {**reg, "properties": props}
+
     def validate(self, m: Manifest) -> list[LoadError]:
         errors: list[LoadError] = []
         named = [k for k in ("service", "spotfleet") if _pick(m.spec, k) is not None]

@@ -226,6 +226,15 @@ class ScheduledTask(Kind):
                 target["Input"] = _input_text(target["Input"])
         return rule, target
 
+    def json_schema(self, builder: Any) -> dict[str, Any]:
+        rule: dict[str, Any] = builder.operation("events", "PutRule",
+                                                 drop=("Name", "EventBusName"), camel=True)
+        target = builder.shape(_target_shape(), "events", camel=True)
+        rule = dict(builder.definitions.get(rule.get("$ref", "").split("/")[-1], rule))
+        props = dict(rule.get("properties", {}))
+        props["target"] = {"anyOf": [target, {"type": "object"}]}
+        return {**rule, "properties": props, "required": ["target"]}
+
     def validate(self, m: Manifest) -> list[LoadError]:
         errors: list[LoadError] = []
         if not m.cluster:

@@ -134,6 +134,9 @@ class SpotFleet(Kind):
     tag_keys = ("Key", "Value")
     tags_field = "Tags"
 
+    def json_schema(self, builder: Any) -> dict[str, Any]:
+        return dict(builder.shape(_config_shape(), "ec2", camel=True))
+
     def validate(self, m: Manifest) -> list[LoadError]:
         errors = []
         for path, message in schema.validate(_model(m.spec), _config_shape()):
