@@ -22,6 +22,9 @@ from botocore.exceptions import ClientError
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_IN_FLIGHT = 16
+# Every operation called in this process ("ecs:describe_services"): the IAM policy test checks
+# deploy/iam-policy.json against what the test suite really called.
+CALLED: set[str] = set()
 READ_PREFIXES = ("describe_", "list_", "get_")
 
 
@@ -82,6 +85,7 @@ class Aws:
         name = f"{service}:{operation}"
         if not operation.startswith(READ_PREFIXES) and self.first_write_at is None:
             self.first_write_at = time.monotonic()
+        CALLED.add(name)
         async with self._semaphore():
             self.calls[name] += 1
             try:

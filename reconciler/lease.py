@@ -89,18 +89,3 @@ class Lease:
                 await asyncio.wait_for(stop.wait(), self.duration / (3 if leader else 10))
             except TimeoutError:
                 pass
-
-
-async def ensure_table(aws: Aws, table: str) -> None:
-    """Create the lease table if it is missing (the CloudFormation bootstrap normally does)."""
-    try:
-        await aws.call("dynamodb", "describe_table", TableName=table)
-        return
-    except AwsError as exc:
-        if exc.code != "ResourceNotFoundException":
-            raise
-    await aws.call(
-        "dynamodb", "create_table", TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "lease", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "lease", "KeyType": "HASH"}],
-    )

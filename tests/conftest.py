@@ -198,3 +198,20 @@ def push(work: Path, message: str) -> str:
     git(work, "commit", "-q", "--allow-empty", "-m", message)
     git(work, "push", "-q", "origin", "main")
     return git(work, "rev-parse", "HEAD")
+
+
+async def ensure_lease_table(aws: Any, table: str) -> None:
+    """The lease table (the CloudFormation bootstrap creates it on AWS)."""
+    from reconciler.aws import AwsError
+
+    try:
+        await aws.call("dynamodb", "describe_table", TableName=table)
+        return
+    except AwsError as exc:
+        if exc.code != "ResourceNotFoundException":
+            raise
+    await aws.call(
+        "dynamodb", "create_table", TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "lease", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "lease", "KeyType": "HASH"}],
+    )

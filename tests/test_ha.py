@@ -10,10 +10,10 @@ from pathlib import Path
 from reconciler.aws import Aws
 from reconciler.controller import Controller, Settings
 from reconciler.embedded import EmbeddedAws
-from reconciler.lease import Lease, ensure_table
+from reconciler.lease import Lease
 from reconciler.notify import Notifier, WebhookSink
 from reconciler.source import GitSource
-from tests.conftest import EXAMPLES, SlackReceiver, push, seed_for
+from tests.conftest import EXAMPLES, SlackReceiver, ensure_lease_table, push, seed_for
 from tests.test_controller import wait_for
 
 LEASE = 1.5
@@ -40,7 +40,7 @@ async def test_one_writer_and_handover(
     shutil.copytree(EXAMPLES, work / "manifests")
     push(work, "initial")
     seed_for(aws, work / "manifests")
-    await ensure_table(Aws(), "reconciler-lease")
+    await ensure_lease_table(Aws(), "reconciler-lease")
     a, b = replica("a", bare, tmp_path, slack), replica("b", bare, tmp_path, slack)
     task_a = asyncio.create_task(a.run())
     await wait_for(lambda: a.is_leader() and a.applied_revision is not None)

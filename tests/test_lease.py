@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from reconciler.aws import Aws
 from reconciler.embedded import EmbeddedAws
-from reconciler.lease import Lease, ensure_table
+from reconciler.lease import Lease
+from tests.conftest import ensure_lease_table
 
 
 class Clock:
@@ -17,7 +18,7 @@ class Clock:
 
 async def test_acquire_block_expire_renew_release(aws: EmbeddedAws) -> None:
     client = Aws()
-    await ensure_table(client, "leases")
+    await ensure_lease_table(client, "leases")
     wall, mono = Clock(), Clock()
     a = Lease(client, "leases", "ctl", "a", 10.0, wall=wall, monotonic=mono)
     b = Lease(client, "leases", "ctl", "b", 10.0, wall=wall, monotonic=mono)

@@ -58,8 +58,9 @@ def _items(spec: Doc, name: str, op: str) -> list[Doc]:
     return [schema.to_model_case(i, _shape(op)) if isinstance(i, dict) else i for i in items]
 
 
-def identity(m: Manifest, ctx: Context | None = None, known: Mapping[ResourceKey, Live] | None = None
-             ) -> tuple[str, str, str] | None:
+def identity(
+    m: Manifest, ctx: Context | None = None, known: Mapping[ResourceKey, Live] | None = None
+) -> tuple[str, str, str] | None:
     """(namespace, resource id, dimension) of the target, or None if it cannot be known yet."""
     spec = m.spec
     service = _pick(spec, "service")
@@ -113,6 +114,7 @@ def _instant(value: Any) -> Any:
 
 # --- normalisation rules --------------------------------------------------------------------
 
+
 def _r_tags(doc: Doc) -> None:
     tags_as_map(doc, "Tags", "Key", "Value")
 
@@ -134,8 +136,7 @@ def _r_resource_id(doc: Doc) -> None:
 
 def _r_suspended(doc: Doc) -> None:
     state = doc.get("SuspendedState")
-    for k in ("DynamicScalingInSuspended", "DynamicScalingOutSuspended",
-              "ScheduledScalingSuspended"):
+    for k in ("DynamicScalingInSuspended", "DynamicScalingOutSuspended", "ScheduledScalingSuspended"):
         drop_default(state, k, False)
 
 
@@ -181,40 +182,111 @@ def _r_prune(doc: Doc) -> None:
 
 
 RULES: list[Rule] = [
-    Rule("scaling.tags-map", "Tags compared as a map", _r_tags,
-         ({"Tags": {"b": "2", "reconciler:revision": "abc"}}, {"Tags": {"b": "2"}})),
-    Rule("scaling.role-ignored", "RoleARN is replaced by the service-linked role", _r_role,
-         ({"RoleARN": "arn:aws:iam::1:role/x", "MinCapacity": 1}, {"MinCapacity": 1}), case=52),
-    Rule("scaling.resource-id", "ResourceId with a cluster ARN = with its name", _r_resource_id,
-         ({"ResourceId": "service/arn:aws:ecs:eu-west-1:1:cluster/c/api"},
-          {"ResourceId": "service/c/api"}), case=53),
-    Rule("scaling.suspended-false", "SuspendedState false = absent", _r_suspended,
-         ({"SuspendedState": {"DynamicScalingInSuspended": False,
-                              "ScheduledScalingSuspended": True}},
-          {"SuspendedState": {"ScheduledScalingSuspended": True}}), case=55),
-    Rule("scaling.policies", "Policies by name; DisableScaleIn false; step adjustments a set",
-         _r_policies,
-         ({"Policies": [{"PolicyName": "cpu", "ResourceId": "x",
-                         "TargetTrackingScalingPolicyConfiguration": {
-                             "TargetValue": 50, "DisableScaleIn": False}},
-                        {"PolicyName": "step", "StepScalingPolicyConfiguration": {
+    Rule(
+        "scaling.tags-map",
+        "Tags compared as a map",
+        _r_tags,
+        ({"Tags": {"b": "2", "reconciler:revision": "abc"}}, {"Tags": {"b": "2"}}),
+    ),
+    Rule(
+        "scaling.role-ignored",
+        "RoleARN is replaced by the service-linked role",
+        _r_role,
+        ({"RoleARN": "arn:aws:iam::1:role/x", "MinCapacity": 1}, {"MinCapacity": 1}),
+        case=52,
+    ),
+    Rule(
+        "scaling.resource-id",
+        "ResourceId with a cluster ARN = with its name",
+        _r_resource_id,
+        ({"ResourceId": "service/arn:aws:ecs:eu-west-1:1:cluster/c/api"}, {"ResourceId": "service/c/api"}),
+        case=53,
+    ),
+    Rule(
+        "scaling.suspended-false",
+        "SuspendedState false = absent",
+        _r_suspended,
+        (
+            {"SuspendedState": {"DynamicScalingInSuspended": False, "ScheduledScalingSuspended": True}},
+            {"SuspendedState": {"ScheduledScalingSuspended": True}},
+        ),
+        case=55,
+    ),
+    Rule(
+        "scaling.policies",
+        "Policies by name; DisableScaleIn false; step adjustments a set",
+        _r_policies,
+        (
+            {
+                "Policies": [
+                    {
+                        "PolicyName": "cpu",
+                        "ResourceId": "x",
+                        "TargetTrackingScalingPolicyConfiguration": {
+                            "TargetValue": 50,
+                            "DisableScaleIn": False,
+                        },
+                    },
+                    {
+                        "PolicyName": "step",
+                        "StepScalingPolicyConfiguration": {
                             "StepAdjustments": [
                                 {"MetricIntervalLowerBound": 10, "ScalingAdjustment": 2},
-                                {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 10,
-                                 "ScalingAdjustment": 1}]}}]},
-          {"Policies": {"cpu": {"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50}},
-                        "step": {"StepScalingPolicyConfiguration": {"StepAdjustments": [
-                            {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 10.0,
-                             "ScalingAdjustment": 1},
-                            {"MetricIntervalLowerBound": 10.0, "ScalingAdjustment": 2}]}}}}),
-         case=55),
-    Rule("scaling.scheduled-actions", "Scheduled actions by name; Timezone UTC; times as instants",
-         _r_scheduled_actions,
-         ({"ScheduledActions": [{"ScheduledActionName": "peak", "Timezone": "UTC",
-                                 "StartTime": "2026-01-01T01:00:00+01:00"}]},
-          {"ScheduledActions": {"peak": {"StartTime": "2026-01-01T00:00:00Z"}}}), case=54),
-    Rule("scaling.empty-is-absent", "[] / {} / null are absent", _r_prune,
-         ({"Policies": {}, "MinCapacity": 1}, {"MinCapacity": 1}), case=1),
+                                {
+                                    "MetricIntervalLowerBound": 0,
+                                    "MetricIntervalUpperBound": 10,
+                                    "ScalingAdjustment": 1,
+                                },
+                            ]
+                        },
+                    },
+                ]
+            },
+            {
+                "Policies": {
+                    "cpu": {"TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50}},
+                    "step": {
+                        "StepScalingPolicyConfiguration": {
+                            "StepAdjustments": [
+                                {
+                                    "MetricIntervalLowerBound": 0.0,
+                                    "MetricIntervalUpperBound": 10.0,
+                                    "ScalingAdjustment": 1,
+                                },
+                                {"MetricIntervalLowerBound": 10.0, "ScalingAdjustment": 2},
+                            ]
+                        }
+                    },
+                }
+            },
+        ),
+        case=55,
+    ),
+    Rule(
+        "scaling.scheduled-actions",
+        "Scheduled actions by name; Timezone UTC; times as instants",
+        _r_scheduled_actions,
+        (
+            {
+                "ScheduledActions": [
+                    {
+                        "ScheduledActionName": "peak",
+                        "Timezone": "UTC",
+                        "StartTime": "2026-01-01T01:00:00+01:00",
+                    }
+                ]
+            },
+            {"ScheduledActions": {"peak": {"StartTime": "2026-01-01T00:00:00Z"}}},
+        ),
+        case=54,
+    ),
+    Rule(
+        "scaling.empty-is-absent",
+        "[] / {} / null are absent",
+        _r_prune,
+        ({"Policies": {}, "MinCapacity": 1}, {"MinCapacity": 1}),
+        case=1,
+    ),
 ]
 
 
@@ -236,17 +308,25 @@ class ScalableTarget(Kind):
     # --- pure -------------------------------------------------------------------------------
 
     def json_schema(self, builder: Any) -> dict[str, Any]:
-        reg = builder.operation("application-autoscaling", "RegisterScalableTarget", camel=True,
-                                drop=("Tags",))
+        reg = builder.operation(
+            "application-autoscaling", "RegisterScalableTarget", camel=True, drop=("Tags",)
+        )
         props = dict(reg.get("properties", {}))
-        props["tags"] = props["Tags"] = {"type": "object",
-                                         "additionalProperties": {"type": "string"}}
+        props["tags"] = props["Tags"] = {"type": "object", "additionalProperties": {"type": "string"}}
         props["service"] = {"type": "string", "description": "A Service manifest's name"}
         props["spotFleet"] = {"type": "string", "description": "A SpotFleet manifest's name"}
-        props["policies"] = {"type": "array", "items": builder.operation(
-            "application-autoscaling", "PutScalingPolicy", camel=True, drop=IDENTITY)}
-        props["scheduledActions"] = {"type": "array", "items": builder.operation(
-            "application-autoscaling", "PutScheduledAction", camel=True, drop=IDENTITY)}
+        props["policies"] = {
+            "type": "array",
+            "items": builder.operation(
+                "application-autoscaling", "PutScalingPolicy", camel=True, drop=IDENTITY
+            ),
+        }
+        props["scheduledActions"] = {
+            "type": "array",
+            "items": builder.operation(
+                "application-autoscaling", "PutScheduledAction", camel=True, drop=IDENTITY
+            ),
+        }
         return {**reg, "properties": props}
 
     def validate(self, m: Manifest) -> list[LoadError]:
@@ -255,19 +335,28 @@ class ScalableTarget(Kind):
         reg = _register_part(m.spec)
         raw_identity = [k for k in IDENTITY if k in reg]
         if len(named) > 1 or (named and raw_identity):
-            errors.append(m.error("name the target once: service, spotFleet, or resourceId",
-                                  ("spec",)))
+            errors.append(m.error("name the target once: service, spotFleet, or resourceId", ("spec",)))
         if _pick(m.spec, "service") is not None and not m.cluster:
             errors.append(m.error("metadata.cluster is required with spec.service", ("metadata",)))
         if not named and len(raw_identity) != len(IDENTITY):
-            errors.append(m.error("spec.service, spec.spotFleet, or serviceNamespace + resourceId"
-                                  " + scalableDimension is required", ("spec",)))
-        placeholder = {"ServiceNamespace": "ecs", "ResourceId": "service/c/s",
-                       "ScalableDimension": ECS_DIMENSION}
+            errors.append(
+                m.error(
+                    "spec.service, spec.spotFleet, or serviceNamespace + resourceId"
+                    " + scalableDimension is required",
+                    ("spec",),
+                )
+            )
+        placeholder = {
+            "ServiceNamespace": "ecs",
+            "ResourceId": "service/c/s",
+            "ScalableDimension": ECS_DIMENSION,
+        }
         for path, message in schema.validate({**placeholder, **reg}, _shape("RegisterScalableTarget")):
             errors.append(m.error(message, ("spec", *schema.user_path(m.spec, path))))
-        for name, op, key in (("policies", "PutScalingPolicy", "PolicyName"),
-                              ("scheduledactions", "PutScheduledAction", "ScheduledActionName")):
+        for name, op, key in (
+            ("policies", "PutScalingPolicy", "PolicyName"),
+            ("scheduledactions", "PutScheduledAction", "ScheduledActionName"),
+        ):
             raw = _pick(m.spec, name)
             if raw is not None and not isinstance(raw, list):
                 errors.append(m.error(f"spec.{name} must be a list", ("spec",)))
@@ -275,10 +364,15 @@ class ScalableTarget(Kind):
             seen: set[str] = set()
             for i, item in enumerate(_items(m.spec, name, op)):
                 base = schema.user_path(m.spec, (name, i))
-                for path, message in schema.validate({**placeholder, **item} if isinstance(
-                        item, dict) else item, _shape(op)):
-                    errors.append(m.error(message.replace("spec", f"spec.{base[0]}[{i}]", 1),
-                                          ("spec", *schema.user_path(m.spec, (*base, *path)))))
+                for path, message in schema.validate(
+                    {**placeholder, **item} if isinstance(item, dict) else item, _shape(op)
+                ):
+                    errors.append(
+                        m.error(
+                            message.replace("spec", f"spec.{base[0]}[{i}]", 1),
+                            ("spec", *schema.user_path(m.spec, (*base, *path))),
+                        )
+                    )
                 item_name = item.get(key) if isinstance(item, dict) else None
                 if item_name in seen:
                     errors.append(m.error(f"duplicate {key} {item_name!r}", ("spec", *base)))
@@ -291,11 +385,16 @@ class ScalableTarget(Kind):
         service = _pick(m.spec, "service")
         fleet = _pick(m.spec, "spotfleet")
         if isinstance(service, str):
-            refs.append((ResourceKey("Service", service, m.cluster),
-                         ("spec", *schema.user_path(m.spec, ("service",)))))
+            refs.append(
+                (
+                    ResourceKey("Service", service, m.cluster),
+                    ("spec", *schema.user_path(m.spec, ("service",))),
+                )
+            )
         if isinstance(fleet, str):
-            refs.append((ResourceKey("SpotFleet", fleet),
-                         ("spec", *schema.user_path(m.spec, ("spotfleet",)))))
+            refs.append(
+                (ResourceKey("SpotFleet", fleet), ("spec", *schema.user_path(m.spec, ("spotfleet",))))
+            )
         return refs
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
@@ -303,16 +402,14 @@ class ScalableTarget(Kind):
         ident = identity(m, ctx=ctx)
         if ident:
             reg.update(zip(IDENTITY, ident, strict=True))
-        reg["Tags"] = {**tag_map(reg.get("Tags"), "Key", "Value"), **ctx.ownership_tags(),
-                       **name_tags(m)}
+        reg["Tags"] = {**tag_map(reg.get("Tags"), "Key", "Value"), **ctx.ownership_tags(), **name_tags(m)}
         reg["Policies"] = _items(m.spec, "policies", "PutScalingPolicy")
         reg["ScheduledActions"] = _items(m.spec, "scheduledactions", "PutScheduledAction")
         return reg
 
     # --- effects ----------------------------------------------------------------------------
 
-    async def _describe_targets(self, aws: Aws, idents: Sequence[tuple[str, str, str]]
-                                ) -> list[Doc]:
+    async def _describe_targets(self, aws: Aws, idents: Sequence[tuple[str, str, str]]) -> list[Doc]:
         by_ns: dict[str, list[str]] = {}
         for ns, rid, _dim in idents:
             by_ns.setdefault(ns, []).append(rid)
@@ -320,18 +417,25 @@ class ScalableTarget(Kind):
         for ns, rids in by_ns.items():
             unique = sorted(set(rids))
             for i in range(0, len(unique), DESCRIBE_BATCH):
-                calls.append(self._pages(aws, "describe_scalable_targets", "ScalableTargets",
-                                         ServiceNamespace=ns,
-                                         ResourceIds=unique[i : i + DESCRIBE_BATCH]))
+                calls.append(
+                    self._pages(
+                        aws,
+                        "application-autoscaling",
+                        "describe_scalable_targets",
+                        "ScalableTargets",
+                        ServiceNamespace=ns,
+                        ResourceIds=unique[i : i + DESCRIBE_BATCH],
+                    )
+                )
         found = [t for chunk in await gather_limited(*calls) for t in chunk]
         wanted = set(idents)
-        return [t for t in found
-                if (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"]) in wanted]
+        return [
+            t for t in found if (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"]) in wanted
+        ]
 
-    async def _pages(self, aws: Aws, op: str, field: str, **params: Any) -> list[Doc]:
+    async def _pages(self, aws: Aws, service: str, op: str, field: str, **params: Any) -> list[Doc]:
         out: list[Doc] = []
-        async for page in aws.pages("application-autoscaling", op, "NextToken", "NextToken",
-                                    MaxResults=50, **params):
+        async for page in aws.pages(service, op, "NextToken", "NextToken", MaxResults=50, **params):
             out.extend(page.get(field, []))
         return out
 
@@ -341,46 +445,93 @@ class ScalableTarget(Kind):
             calls = []
             for t in targets:
                 ident = {k: t[k] for k in IDENTITY}
-                calls.append(self._pages(aws, "describe_scaling_policies", "ScalingPolicies",
-                                         **ident))
-                calls.append(self._pages(aws, "describe_scheduled_actions", "ScheduledActions",
-                                         **ident))
+                calls.append(
+                    self._pages(
+                        aws,
+                        "application-autoscaling",
+                        "describe_scaling_policies",
+                        "ScalingPolicies",
+                        **ident,
+                    )
+                )
+                calls.append(
+                    self._pages(
+                        aws,
+                        "application-autoscaling",
+                        "describe_scheduled_actions",
+                        "ScheduledActions",
+                        **ident,
+                    )
+                )
             results = await gather_limited(*calls)
             policies = [p for r in results[0::2] for p in r]
             actions = [a for r in results[1::2] for a in r]
             return policies, actions
         namespaces = sorted({t["ServiceNamespace"] for t in targets})
         results = await gather_limited(
-            *(self._pages(aws, "describe_scaling_policies", "ScalingPolicies", ServiceNamespace=ns)
-              for ns in namespaces),
-            *(self._pages(aws, "describe_scheduled_actions", "ScheduledActions",
-                          ServiceNamespace=ns) for ns in namespaces),
+            *(
+                self._pages(
+                    aws,
+                    "application-autoscaling",
+                    "describe_scaling_policies",
+                    "ScalingPolicies",
+                    ServiceNamespace=ns,
+                )
+                for ns in namespaces
+            ),
+            *(
+                self._pages(
+                    aws,
+                    "application-autoscaling",
+                    "describe_scheduled_actions",
+                    "ScheduledActions",
+                    ServiceNamespace=ns,
+                )
+                for ns in namespaces
+            ),
         )
         n = len(namespaces)
         return ([p for r in results[:n] for p in r], [a for r in results[n:] for a in r])
 
     async def _lives(self, aws: Aws, targets: Sequence[Doc]) -> dict[tuple[str, str, str], Live]:
         policies, actions = await self._children(aws, targets)
-        tags = await gather_limited(*(
-            aws.call("application-autoscaling", "list_tags_for_resource",
-                     ResourceARN=t["ScalableTargetARN"]) for t in targets))
+        tags = await gather_limited(
+            *(
+                aws.call(
+                    "application-autoscaling", "list_tags_for_resource", ResourceARN=t["ScalableTargetARN"]
+                )
+                for t in targets
+            )
+        )
         out = {}
         for t, tag_resp in zip(targets, tags, strict=True):
             ident = (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"])
             spec = schema.project(t, _shape("RegisterScalableTarget"))
             spec["Tags"] = tag_resp.get("Tags", {})
-            spec["Policies"] = [schema.project(p, _shape("PutScalingPolicy")) for p in policies
-                                if (p["ServiceNamespace"], p["ResourceId"],
-                                    p["ScalableDimension"]) == ident]
+            spec["Policies"] = [
+                schema.project(p, _shape("PutScalingPolicy"))
+                for p in policies
+                if (p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]) == ident
+            ]
             spec["ScheduledActions"] = [
-                schema.project(a, _shape("PutScheduledAction")) for a in actions
-                if (a["ServiceNamespace"], a["ResourceId"], a["ScalableDimension"]) == ident]
-            out[ident] = Live(ResourceKey(self.kind, t["ResourceId"]), t["ScalableTargetARN"],
-                              spec, tag_map(spec["Tags"]), raw=t)
+                schema.project(a, _shape("PutScheduledAction"))
+                for a in actions
+                if (a["ServiceNamespace"], a["ResourceId"], a["ScalableDimension"]) == ident
+            ]
+            out[ident] = Live(
+                ResourceKey(self.kind, t["ResourceId"]),
+                t["ScalableTargetARN"],
+                spec,
+                tag_map(spec["Tags"]),
+                raw=t,
+            )
         return out
 
     async def fetch(
-        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        self,
+        aws: Aws,
+        manifests: Sequence[Manifest],
+        ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
         idents = {m.key: identity(m, known=known) for m in manifests}
@@ -399,8 +550,15 @@ class ScalableTarget(Kind):
     async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
         targets: list[Doc] = []
         for ns in ("ecs", "ec2"):
-            targets.extend(await self._pages(aws, "describe_scalable_targets", "ScalableTargets",
-                                             ServiceNamespace=ns))
+            targets.extend(
+                await self._pages(
+                    aws,
+                    "application-autoscaling",
+                    "describe_scalable_targets",
+                    "ScalableTargets",
+                    ServiceNamespace=ns,
+                )
+            )
         lives = await self._lives(aws, targets)
         owned = []
         for lv in lives.values():
@@ -420,33 +578,33 @@ class ScalableTarget(Kind):
         resp = await aws.call("application-autoscaling", "register_scalable_target", **params)
         return str(resp.get("ScalableTargetARN", ""))
 
-    async def _put_children(self, aws: Aws, desired: Doc, live: Live | None,
-                            only: set[str] | None = None) -> None:
+    async def _put_children(
+        self, aws: Aws, desired: Doc, live: Live | None, only: set[str] | None = None
+    ) -> None:
         ident = self._ident(desired)
         have_p = {p["PolicyName"]: p for p in (live.spec.get("Policies", []) if live else [])}
-        have_a = {a["ScheduledActionName"]: a
-                  for a in (live.spec.get("ScheduledActions", []) if live else [])}
+        have_a = {
+            a["ScheduledActionName"]: a for a in (live.spec.get("ScheduledActions", []) if live else [])
+        }
         want_p = {p["PolicyName"]: p for p in desired.get("Policies", [])}
         want_a = {a["ScheduledActionName"]: a for a in desired.get("ScheduledActions", [])}
         norm = self.normalize
         if only is None or "Policies" in only:
             for name, p in want_p.items():
-                if name not in have_p or norm({"Policies": [p]}) != norm(
-                        {"Policies": [have_p[name]]}):
-                    await aws.call("application-autoscaling", "put_scaling_policy",
-                                   **{**p, **ident})
+                if name not in have_p or norm({"Policies": [p]}) != norm({"Policies": [have_p[name]]}):
+                    await aws.call("application-autoscaling", "put_scaling_policy", **{**p, **ident})
             for name in have_p.keys() - want_p.keys():
-                await aws.call("application-autoscaling", "delete_scaling_policy",
-                               PolicyName=name, **ident)
+                await aws.call("application-autoscaling", "delete_scaling_policy", PolicyName=name, **ident)
         if only is None or "ScheduledActions" in only:
             for name, a in want_a.items():
                 if name not in have_a or norm({"ScheduledActions": [a]}) != norm(
-                        {"ScheduledActions": [have_a[name]]}):
-                    await aws.call("application-autoscaling", "put_scheduled_action",
-                                   **{**a, **ident})
+                    {"ScheduledActions": [have_a[name]]}
+                ):
+                    await aws.call("application-autoscaling", "put_scheduled_action", **{**a, **ident})
             for name in have_a.keys() - want_a.keys():
-                await aws.call("application-autoscaling", "delete_scheduled_action",
-                               ScheduledActionName=name, **ident)
+                await aws.call(
+                    "application-autoscaling", "delete_scheduled_action", ScheduledActionName=name, **ident
+                )
 
     async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
         arn = await self._register(aws, desired, tags=True)
@@ -467,16 +625,22 @@ class ScalableTarget(Kind):
         """Policies and scheduled actions first, then the target (reverse of creation)."""
         ident = {k: live.raw[k] for k in IDENTITY}
         for p in live.spec.get("Policies", []):
-            await aws.call("application-autoscaling", "delete_scaling_policy",
-                           PolicyName=p["PolicyName"], **ident)
+            await aws.call(
+                "application-autoscaling", "delete_scaling_policy", PolicyName=p["PolicyName"], **ident
+            )
         for a in live.spec.get("ScheduledActions", []):
-            await aws.call("application-autoscaling", "delete_scheduled_action",
-                           ScheduledActionName=a["ScheduledActionName"], **ident)
+            await aws.call(
+                "application-autoscaling",
+                "delete_scheduled_action",
+                ScheduledActionName=a["ScheduledActionName"],
+                **ident,
+            )
         await aws.call("application-autoscaling", "deregister_scalable_target", **ident)
 
 
-async def managed_resource_ids(aws: Aws, namespace: str, resource_ids: Sequence[str],
-                               dimension: str) -> set[str]:
+async def managed_resource_ids(
+    aws: Aws, namespace: str, resource_ids: Sequence[str], dimension: str
+) -> set[str]:
     """Which of these resources Application Auto Scaling manages now (batched by 50)."""
     kind = ScalableTarget()
     found = await kind._describe_targets(aws, [(namespace, r, dimension) for r in resource_ids])
