@@ -278,6 +278,21 @@ def patch_moto() -> None:
                 service.task_definition = self.ecs_backend.describe_task_definition(td).arn
             return result
 
+        def list_task_definitions(self: Any) -> Any:
+            """AWS pages by 100 (MOTO gap: moto returns every ARN at once)."""
+            from moto.core.responses import ActionResult
+
+            arns = self.ecs_backend.list_task_definitions(
+                self._get_param("familyPrefix"), self._get_param("status", "ACTIVE"))
+            if self._get_param("sort") == "DESC":
+                arns = list(reversed(arns))
+            size = min(int(self._get_param("maxResults") or 100), 100)
+            start = int(self._get_param("nextToken") or 0)
+            page = {"taskDefinitionArns": arns[start : start + size]}
+            if start + size < len(arns):
+                page["nextToken"] = str(start + size)
+            return ActionResult(page)
+
         def register_task_definition(self: Any) -> Any:
             result = original_register(self)
             family = self._get_param("family")
@@ -291,6 +306,7 @@ def patch_moto() -> None:
         _replace(EC2ContainerServiceResponse, "create_service", create_service)
         _replace(EC2ContainerServiceResponse, "update_service", update_service)
         _replace(EC2ContainerServiceResponse, "register_task_definition", register_task_definition)
+        _replace(EC2ContainerServiceResponse, "list_task_definitions", list_task_definitions)
         _patched = True
 
 
@@ -417,3 +433,30 @@ def network_ids(value: Any) -> tuple[list[str], list[str]]:
 
     walk(value)
     return sorted(subnets), sorted(groups)
+
+
+def main() -> None:
+    """`python -m reconciler.embedded [PORT]`: the patched moto server in the foreground, for
+    benchmarks and anything that wants AWS's stand-in in its own process."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m reconciler.embedded")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument("--subnet", action="append", default=[])
+    parser.add_argument("--security-group", action="append", default=[])
+    args = parser.parse_args()
+    server = EmbeddedAws(port=args.port).start()
+    if args.subnet or args.security_group:
+        seed_network(server.url, args.region, args.subnet, args.security_group)
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""A proxy on 127.0.0.1 in front of the moto server: adds a round-trip latency to every
+request, answers a share of requests with ThrottlingException, and counts requests by
+operation (retries included, unlike the reconciler's own counter)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+THROTTLE_BODY = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+
+
+@dataclass
+class Proxy:
+    upstream_port: int
+    latency: float = 0.05
+    throttle_share: float = 0.0
+    seed: int = 7
+    requests: Counter[str] = field(default_factory=Counter)
+    throttled: Counter[str] = field(default_factory=Counter)
+    port: int = 0
+    _server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> int:
+        self._rng = random.Random(self.seed)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+
+    @staticmethod
+    def _operation(head: bytes, body: bytes) -> tuple[str, bool]:
+        """('ecs:DescribeServices', json protocol?) from the request."""
+        target = ""
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"x-amz-target:"):
+                target = line.split(b":", 1)[1].strip().decode()
+        if target:
+            return target, True
+        action = parse_qs(body.decode(errors="replace")).get("Action", ["?"])[0]
+        return f"query.{action}", False
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length) if length else b""
+                op, json_protocol = self._operation(head, body)
+                self.requests[op] += 1
+                await asyncio.sleep(self.latency)
+                if json_protocol and self._rng.random() < self.throttle_share:
+                    self.throttled[op] += 1
+                    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: "
+                                 b"application/x-amz-json-1.1\r\nContent-Length: "
+                                 + str(len(THROTTLE_BODY)).encode() + b"\r\n\r\n" + THROTTLE_BODY)
+                    await writer.drain()
+                    continue
+                response = await self._forward(head, body)
+                writer.write(response)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def _forward(self, head: bytes, body: bytes) -> bytes:
+        """One request to moto (which closes each connection), its whole response back with
+        the connection kept open for the client."""
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        up_writer.write(head + body)
+        await up_writer.drain()
+        data = await up_reader.read()
+        up_writer.close()
+        head_end = data.find(b"\r\n\r\n")
+        lines = [ln for ln in data[:head_end].split(b"\r\n")
+                 if not ln.lower().startswith((b"connection:", b"transfer-encoding:"))]
+        payload = data[head_end + 4:]
+        if not any(ln.lower().startswith(b"content-length:") for ln in lines):
+            lines.append(b"Content-Length: " + str(len(payload)).encode())
+        return b"\r\n".join(lines) + b"\r\n\r\n" + payload

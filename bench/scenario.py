@@ -1,0 +1,109 @@
+"""One measured scenario, run in a fresh process so its time, calls and peak memory are its
+own: `python -m bench.scenario {cold|steady|naive|apply} ROOT` prints one JSON line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from reconciler.aws import Aws
+from reconciler.validate import load_tree
+
+READS = ("describe_", "list_", "get_")
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _writes(aws: Aws) -> int:
+    return sum(n for op, n in aws.calls.items() if not op.split(":")[1].startswith(READS))
+
+
+async def cold(root: Path) -> dict[str, Any]:
+    """`reconciler diff` from a new process: no cache at all."""
+    from reconciler.engine import plan_path
+
+    aws = Aws()
+    started = time.perf_counter()
+    planned = await plan_path(aws, root)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "calls": dict(aws.calls), "changes": len(planned.plan.pending),
+            "writes": _writes(aws)}
+
+
+async def steady(root: Path) -> dict[str, Any]:
+    """A controller resync pass with a warm cache and nothing changed."""
+    from reconciler.controller import Controller, Settings
+    from reconciler.notify import Notifier, TerminalSink
+    from reconciler.source import LocalSource
+
+    aws = Aws()
+    controller = Controller(LocalSource(root), aws, Notifier(TerminalSink(lambda _s: None)),
+                            Settings())
+    await controller.run_pass(fetch=True, trigger="fetch")
+    print("warm", flush=True)  # the bench resets its request counters here
+    await asyncio.to_thread(sys.stdin.readline)
+    aws.reset_counts()
+    started = time.perf_counter()
+    report = await controller.run_pass(fetch=False, trigger="resync")
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "calls": dict(aws.calls), "changes": len(report.drifted),
+            "writes": _writes(aws)}
+
+
+async def naive(root: Path) -> dict[str, Any]:
+    """The baseline: one describe per resource, one call at a time, no cache."""
+    aws = Aws(max_in_flight=1)
+    tree = load_tree(root)
+    started = time.perf_counter()
+    for m in tree.manifests:
+        if m.kind == "Cluster":
+            await aws.call("ecs", "describe_clusters", clusters=[m.name])
+        elif m.kind == "TaskDefinition":
+            await aws.call("ecs", "describe_task_definition", taskDefinition=m.name)
+        elif m.kind == "Service":
+            await aws.call("ecs", "describe_services", cluster=m.cluster, services=[m.name])
+        elif m.kind == "ScheduledTask":
+            await aws.call("events", "describe_rule", Name=m.name)
+            await aws.call("events", "list_targets_by_rule", Rule=m.name)
+        elif m.kind == "ScalableTarget":
+            rid = f"service/{m.cluster}/{m.spec['service']}"
+            await aws.call("application-autoscaling", "describe_scalable_targets",
+                           ServiceNamespace="ecs", ResourceIds=[rid])
+            await aws.call("application-autoscaling", "describe_scaling_policies",
+                           ServiceNamespace="ecs", ResourceId=rid)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "calls": dict(aws.calls), "changes": 0, "writes": 0}
+
+
+async def apply(root: Path) -> dict[str, Any]:
+    """Set-up: create the fleet (not measured against goals)."""
+    from reconciler.engine import apply_path
+
+    aws = Aws(max_in_flight=32)
+    started = time.perf_counter()
+    result = await apply_path(aws, root)
+    assert result.applied is not None
+    failed = [f"{o.change.key}: {o.error}" for o in result.applied.failed]
+    return {"seconds": time.perf_counter() - started, "calls": dict(aws.calls),
+            "changes": len(result.applied.outcomes), "writes": _writes(aws), "failed": failed}
+
+
+SCENARIOS = {"cold": cold, "steady": steady, "naive": naive, "apply": apply}
+
+
+def main() -> None:
+    name, root = sys.argv[1], Path(sys.argv[2])
+    out = asyncio.run(SCENARIOS[name](root))
+    out["rss_mb"] = round(_rss_mb(), 1)
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
