@@ -151,6 +151,7 @@ def measure(n: int, latency: float, throttle: float, naive_limit: int) -> list[R
                                 sum(proxy.proxy.throttled.values()), counts["resources"],
                                 out["rss_mb"], out["writes"], out["changes"],
                                 bound if name == "cold" else 0.0))
+                print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
             proxy.stop()
         finally:
             moto.terminate()

@@ -257,7 +257,9 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
             subnets, groups = network_ids([m.spec for m in tree.manifests])
             seed_network(server.url, os.environ["AWS_REGION"], subnets, groups)
             click.echo(f"Embedded AWS (moto) at {server.url}; watching {options.directory}")
-            sys.exit(run(options))
+            from reconciler.demo import _print_pass
+
+            sys.exit(run(options, on_pass=_print_pass))
     if not repo and directory is None:
         raise click.UsageError("give --repo URL, --dir PATH, or --local")
     sys.exit(run(options))

@@ -61,6 +61,7 @@ async def _cycle(aws: Aws, root: Path, apply: bool, colour: bool) -> int:
 
 
 def _print_pass(report: PassReport) -> None:
+    """What a pass did, for people watching the local default."""
     if report.invalid:
         click.echo(f"  revision {str(report.revision)[:12]} is invalid: nothing applied")
     for o in report.applied.outcomes if report.applied else []:

@@ -112,7 +112,8 @@ def plan_resource(
                 ignored.append(IgnoredField(path, rule.reason))
         ign.remove(want, seg)
         ign.remove(have, seg)
-    fields = compare(prune_empty(want), prune_empty(have))
+    want, have = prune_empty(want), prune_empty(have)
+    fields = [] if want == have else compare(want, have)  # deepdiff only where it differs
     owner = live.owner()
     adopt = owner is None
     note = f"owned by another controller ({owner}): left alone" if owner not in (
@@ -161,8 +162,9 @@ async def read_live(
     for m in manifests:
         by_kind.setdefault(m.kind, []).append(m)
     live: dict[ResourceKey, Live] = {}
-    for wave in sorted({REGISTRY[k].fetch_wave for k in by_kind}):
-        kinds = [k for k in by_kind if REGISTRY[k].fetch_wave == wave]
+    waves = {k: REGISTRY[k].wave(ms) for k, ms in by_kind.items()}
+    for wave in sorted(set(waves.values())):
+        kinds = [k for k in by_kind if waves[k] == wave]
         results = await gather_limited(
             *(REGISTRY[k].fetch(aws, by_kind[k], ctx, dict(live)) for k in kinds)
         )
@@ -191,12 +193,15 @@ def resolve_refs(change: Change, ctx: Context) -> None:
 
 
 async def read_external_owners(
-    aws: Aws, manifests: list[Manifest], live: dict[ResourceKey, Live]
+    aws: Aws, manifests: list[Manifest], live: dict[ResourceKey, Live],
+    needs_live: bool | None = None,
 ) -> dict[ResourceKey, list[ign.IgnoreRule]]:
-    """Fields that something other than git owns (autoscaled counts), per manifest."""
+    """Fields that something other than git owns (autoscaled counts), per manifest. With
+    `needs_live` given, only the kinds that do (or do not) need the live objects."""
     by_kind: dict[str, list[Manifest]] = {}
     for m in manifests:
-        by_kind.setdefault(m.kind, []).append(m)
+        if needs_live is None or REGISTRY[m.kind].external_needs_live == needs_live:
+            by_kind.setdefault(m.kind, []).append(m)
     results = await gather_limited(
         *(REGISTRY[k].external_owners(aws, ms, manifests, live) for k, ms in by_kind.items())
     )
@@ -244,8 +249,10 @@ async def make_plan(
 ) -> Plan:
     if any(REGISTRY[m.kind].needs_account for m in manifests):
         ctx.account, ctx.region, ctx.partition = await aws.account_id(), aws.region, aws.partition
-    live = await read_live(aws, manifests, ctx)
-    external = await read_external_owners(aws, manifests, live)
+    live, external = await gather_limited(  # what needs no live state runs alongside
+        read_live(aws, manifests, ctx), read_external_owners(aws, manifests, {}, False))
+    for key, rules in (await read_external_owners(aws, manifests, live, True)).items():
+        external.setdefault(key, []).extend(rules)
     plan = Plan(plan_tree(manifests, live, config, ctx, external), external=external)
     if prune:
         owned = await read_owned(aws, config.controller, manifests)

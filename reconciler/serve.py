@@ -8,6 +8,7 @@ import socket
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -73,8 +74,9 @@ async def serve(controller: Controller, host: str, port: int, install_signals: b
         await controller.run(install_signals=install_signals)
 
 
-def run(options: ServeOptions) -> int:
+def run(options: ServeOptions, on_pass: Any = None) -> int:
     controller = build(options)
+    controller.on_pass = on_pass
     try:
         asyncio.run(serve(controller, options.host, options.port))
     except KeyboardInterrupt:

@@ -185,6 +185,11 @@ class Kind:
 
     named_by_tags: ClassVar[bool] = False  # AWS gives it no name: found by reconciler:name
     fetch_wave: ClassVar[int] = 0  # kinds in a later wave see the live objects of earlier ones
+    external_needs_live: ClassVar[bool] = False  # external_owners reads `known`
+
+    def wave(self, manifests: Sequence[Manifest]) -> int:
+        """When this kind's live state can be read: after the waves before it."""
+        return self.fetch_wave
     needs_account: ClassVar[bool] = False
 
     async def fetch(

@@ -329,6 +329,10 @@ class ScalableTarget(Kind):
         }
         return {**reg, "properties": props}
 
+    def wave(self, manifests: Sequence[Manifest]) -> int:
+        """Targets on services can be read at once; on Spot Fleets, after the fleets."""
+        return 1 if any(fleet_name(m) for m in manifests) else 0
+
     def validate(self, m: Manifest) -> list[LoadError]:
         errors: list[LoadError] = []
         named = [k for k in ("service", "spotfleet") if _pick(m.spec, k) is not None]

@@ -130,6 +130,7 @@ class SpotFleet(Kind):
     create_operation = "RequestSpotFleet"
     order = 25
     named_by_tags = True
+    external_needs_live = True
     rules = RULES
     tag_keys = ("Key", "Value")
     tags_field = "Tags"
