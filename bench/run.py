@@ -77,10 +77,11 @@ class ProxyThread:
         self.thread.start()
         self.port = asyncio.run_coroutine_threadsafe(self.proxy.start(), self.loop).result(10)
 
-    def reset(self, throttle: float = 0.0) -> None:
+    def reset(self, throttle: float = 0.0, replay: bool = True) -> None:
         self.proxy.requests.clear()
         self.proxy.throttled.clear()
         self.proxy.throttle_share = throttle
+        self.proxy.replay = replay
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.proxy.stop(), self.loop).result(10)
@@ -143,6 +144,9 @@ def measure(n: int, latency: float, throttle: float, naive_limit: int) -> list[R
             if n <= naive_limit:
                 plan.append(("naive baseline", "naive", 0.0))
             plan.append(("cold diff, 20% throttled", "cold", throttle))
+            for name in sorted({name for _l, name, _s in plan}):  # record moto's answers once
+                proxy.reset(0.0, replay=False)
+                scenario(name, root, endpoint, on_warm=lambda: None)
             for label, name, share in plan:
                 proxy.reset(share)
                 out = scenario(name, root, endpoint, on_warm=lambda s=share: proxy.reset(s))

@@ -8,11 +8,13 @@ AWS_ENDPOINT_URL, profiles), so the same code runs against AWS or a local moto s
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -63,6 +65,10 @@ class Aws:
         self._lock = threading.Lock()
         self._sem: asyncio.Semaphore | None = None
         self._max_in_flight = max_in_flight
+        # Our own threads: asyncio's default pool has only cores + 4 of them, which would
+        # cap the calls in flight far below max_in_flight on a small machine.
+        self._executor = ThreadPoolExecutor(max_workers=max_in_flight,
+                                            thread_name_prefix="aws")
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         # Describe results of immutable objects (task definition revisions), by ARN.
@@ -96,7 +102,9 @@ class Aws:
         async with self._semaphore():
             self.calls[name] += 1
             try:
-                result: dict[str, Any] = await asyncio.to_thread(fn, **params)
+                loop = asyncio.get_running_loop()
+                result: dict[str, Any] = await loop.run_in_executor(
+                    self._executor, functools.partial(fn, **params))
             except ClientError as exc:
                 self.errors[name] += 1
                 err = exc.response.get("Error", {})
