@@ -9,7 +9,6 @@ fills in itself when a manifest leaves them out, and that are then not compared.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -57,8 +56,18 @@ class ServerChosen:
     case: int | None = None
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of plain data (dicts, lists, scalars): several times faster than
+    copy.deepcopy, which matters at thousands of resources per pass."""
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clone(v) for v in value]
+    return value
+
+
 def apply_rules(doc: Doc, rules: Sequence[Rule]) -> Doc:
-    out = copy.deepcopy(doc)
+    out = clone(doc)
     for rule in rules:
         rule(out)
     pruned: Doc = prune_empty(out)

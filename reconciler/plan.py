@@ -6,7 +6,6 @@ kinds and hand the data to the pure functions; nothing here writes.
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from reconciler.manifest import Manifest, ResourceKey
 from reconciler.normalize import (
     MANAGED_BY,
     ServerChosen,
+    clone,
     drop_server_chosen,
     get_path,
     prune_empty,
@@ -97,7 +97,7 @@ def plan_resource(
         return Change(m.key, "create", fields, manifest=m, desired=desired)
 
     patterns = [(r, r.segments) for r in rules]
-    request = copy.deepcopy(desired)
+    request = clone(desired)
     for _r, seg in patterns:
         ign.overlay(request, live.spec, seg)
 
@@ -247,10 +247,14 @@ async def make_plan(
     prune: bool = False,
     allow_mass_prune: bool = False,
 ) -> Plan:
-    if any(REGISTRY[m.kind].needs_account for m in manifests):
-        ctx.account, ctx.region, ctx.partition = await aws.account_id(), aws.region, aws.partition
-    live, external = await gather_limited(  # what needs no live state runs alongside
-        read_live(aws, manifests, ctx), read_external_owners(aws, manifests, {}, False))
+    async def account() -> None:
+        if any(REGISTRY[m.kind].needs_account for m in manifests):
+            ctx.account, ctx.region, ctx.partition = (await aws.account_id(), aws.region,
+                                                      aws.partition)
+
+    live, external, _ = await gather_limited(  # what needs no live state runs alongside
+        read_live(aws, manifests, ctx), read_external_owners(aws, manifests, {}, False),
+        account())
     for key, rules in (await read_external_owners(aws, manifests, live, True)).items():
         external.setdefault(key, []).extend(rules)
     plan = Plan(plan_tree(manifests, live, config, ctx, external), external=external)

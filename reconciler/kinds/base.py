@@ -7,7 +7,6 @@ Everything but `fetch`, `list_owned`, `create`, `update` and `delete` is pure.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,6 +25,7 @@ from reconciler.normalize import (
     Rule,
     ServerChosen,
     apply_rules,
+    clone,
 )
 
 PENDING_SUFFIX = ":(next revision)"
@@ -170,7 +170,7 @@ class Kind:
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
         """The request this manifest stands for, without identity fields, tags included."""
-        spec = copy.deepcopy(m.spec)
+        spec: Doc = clone(m.spec)
         tags = {**tag_map(spec.get(self.tags_field), *self.tag_keys), **ctx.ownership_tags()}
         spec[self.tags_field] = tags if self.tags_as_dict else tag_list(tags, *self.tag_keys)
         return spec
