@@ -183,6 +183,13 @@ def prune_empty(value: Any) -> Any:
     return value
 
 
+def prune_in_place(doc: Doc) -> None:
+    """The rule every kind ends with: [] / {} / null are absent (AWS returns [] for unset)."""
+    pruned = prune_empty(doc)
+    doc.clear()
+    doc.update(pruned)
+
+
 def each(d: Any, key: str) -> Iterator[Any]:
     """The values of a keyed map or the items of a list at d[key]."""
     v = d.get(key) if isinstance(d, dict) else None

@@ -16,7 +16,7 @@ from reconciler.normalize import (
     each,
     key_by,
     last_segment,
-    prune_empty,
+    prune_in_place,
     sort_set,
     sort_set_fields,
     tags_as_map,
@@ -55,12 +55,6 @@ def _r_exec_logging(doc: Doc) -> None:
     drop_default(ecc, "logging", "DEFAULT")
 
 
-def _r_prune(doc: Doc) -> None:
-    pruned = prune_empty(doc)
-    doc.clear()
-    doc.update(pruned)
-
-
 RULES: list[Rule] = [
     Rule("cluster.tags-map", "Tags compared as a map", _r_tags,
          ({"tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]},
@@ -84,7 +78,7 @@ RULES: list[Rule] = [
          _r_exec_logging,
          ({"configuration": {"executeCommandConfiguration": {"logging": "DEFAULT"}}},
           {"configuration": {"executeCommandConfiguration": {}}})),
-    Rule("cluster.empty-is-absent", "[] / {} / null are absent", _r_prune,
+    Rule("cluster.empty-is-absent", "[] / {} / null are absent", prune_in_place,
          ({"capacityProviders": [], "settings": {}}, {}), case=1),
 ]
 

@@ -24,7 +24,7 @@ from reconciler.normalize import (
     drop_default,
     each,
     key_by,
-    prune_empty,
+    prune_in_place,
     sort_set,
     tags_as_map,
 )
@@ -175,12 +175,6 @@ def _r_scheduled_actions(doc: Doc) -> None:
                 a[k] = _instant(a[k])
 
 
-def _r_prune(doc: Doc) -> None:
-    pruned = prune_empty(doc)
-    doc.clear()
-    doc.update(pruned)
-
-
 RULES: list[Rule] = [
     Rule(
         "scaling.tags-map",
@@ -283,7 +277,7 @@ RULES: list[Rule] = [
     Rule(
         "scaling.empty-is-absent",
         "[] / {} / null are absent",
-        _r_prune,
+        prune_in_place,
         ({"Policies": {}, "MinCapacity": 1}, {"MinCapacity": 1}),
         case=1,
     ),

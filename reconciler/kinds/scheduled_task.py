@@ -25,6 +25,7 @@ from reconciler.normalize import (
     key_by,
     last_segment,
     prune_empty,
+    prune_in_place,
     sort_set,
     sort_set_fields,
     tags_as_map,
@@ -152,12 +153,6 @@ def _r_retry_defaults(doc: Doc) -> None:
         drop_default(rp, "MaximumEventAgeInSeconds", 86400)
 
 
-def _r_prune(doc: Doc) -> None:
-    pruned = prune_empty(doc)
-    doc.clear()
-    doc.update(pruned)
-
-
 _ARN = "arn:aws:ecs:eu-west-1:1:"
 RULES: list[Rule] = [
     Rule("sched.tags-map", "Tags compared as a map", _r_tags,
@@ -197,7 +192,7 @@ RULES: list[Rule] = [
          ({"Targets": {"t": {"RetryPolicy": {"MaximumRetryAttempts": 185,
                                              "MaximumEventAgeInSeconds": 86400}}}},
           {"Targets": {"t": {"RetryPolicy": {}}}})),
-    Rule("sched.empty-is-absent", "[] / {} / null are absent", _r_prune,
+    Rule("sched.empty-is-absent", "[] / {} / null are absent", prune_in_place,
          ({"Tags": {}, "Targets": {"t": {"Arn": "c", "RetryPolicy": {}}}},
           {"Targets": {"t": {"Arn": "c"}}}), case=1),
 ]

@@ -21,7 +21,7 @@ from reconciler.normalize import (
     drop_default,
     each,
     last_segment,
-    prune_empty,
+    prune_in_place,
     sort_set,
     sort_set_fields,
     tags_as_map,
@@ -140,12 +140,6 @@ def _r_code_deploy(doc: Doc) -> None:
             doc.pop(k, None)
 
 
-def _r_prune(doc: Doc) -> None:
-    pruned = prune_empty(doc)
-    doc.clear()
-    doc.update(pruned)
-
-
 RULES: list[Rule] = [
     Rule("svc.tags-map", "Tags compared as a map, bookkeeping tags left out", _r_tags,
          ({"tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]},
@@ -218,7 +212,7 @@ RULES: list[Rule] = [
            "deploymentController": {"type": "ECS"}, "healthCheckGracePeriodSeconds": 0,
            "schedulingStrategy": "REPLICA", "launchType": "", "desiredCount": 2},
           {"desiredCount": 2}), case=39),
-    Rule("svc.empty-is-absent", "[] / {} / null are absent", _r_prune,
+    Rule("svc.empty-is-absent", "[] / {} / null are absent", prune_in_place,
          ({"loadBalancers": [], "serviceRegistries": [], "deploymentConfiguration": {
              "deploymentCircuitBreaker": {}}}, {}), case=1),
 ]

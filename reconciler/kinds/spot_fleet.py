@@ -24,6 +24,7 @@ from reconciler.normalize import (
     drop_default,
     each,
     prune_empty,
+    prune_in_place,
     sort_set,
     tags_as_map,
 )
@@ -94,12 +95,6 @@ def _r_launch_specs(doc: Doc) -> None:
             cfg["Overrides"] = sort_set(cfg["Overrides"])
 
 
-def _r_prune(doc: Doc) -> None:
-    pruned = prune_empty(doc)
-    doc.clear()
-    doc.update(pruned)
-
-
 RULES: list[Rule] = [
     Rule("fleet.tags-map", "Tags compared as a map", _r_tags,
          ({"Tags": [{"Key": "a", "Value": "1"}]}, {"Tags": {"a": "1"}})),
@@ -119,7 +114,7 @@ RULES: list[Rule] = [
              {"ImageId": "ami-1", "InstanceType": "m5.large"}]},
           {"LaunchSpecifications": [{"ImageId": "ami-1", "InstanceType": "m5.large"},
                                     {"ImageId": "ami-2", "InstanceType": "m5.large"}]})),
-    Rule("fleet.empty-is-absent", "[] / {} / null are absent", _r_prune,
+    Rule("fleet.empty-is-absent", "[] / {} / null are absent", prune_in_place,
          ({"TagSpecifications": [], "TargetCapacity": 1}, {"TargetCapacity": 1}), case=1),
 ]
 

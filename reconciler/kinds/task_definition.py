@@ -26,7 +26,7 @@ from reconciler.normalize import (
     each,
     key_by,
     memory_units,
-    prune_empty,
+    prune_in_place,
     sort_set,
     sort_set_fields,
     tags_as_map,
@@ -182,12 +182,6 @@ def _r_proxy_properties(doc: Doc) -> None:
         proxy["properties"] = key_by(proxy.get("properties"), "name", "value")
 
 
-def _r_prune(doc: Doc) -> None:
-    pruned = prune_empty(doc)
-    doc.clear()
-    doc.update(pruned)
-
-
 RULES: list[Rule] = [
     Rule("td.read-only", "Read-only describe fields and the family (identity) are not compared",
          _r_read_only, ({"family": "a", "revision": 3, "status": "ACTIVE", "cpu": "256"},
@@ -293,7 +287,7 @@ RULES: list[Rule] = [
          ({"proxyConfiguration": {"properties": [{"name": "B", "value": "2"},
                                                  {"name": "A", "value": "1"}]}},
           {"proxyConfiguration": {"properties": {"A": "1", "B": "2"}}}), case=22),
-    Rule("td.empty-is-absent", "[] / {} / null are absent, sparse lists compacted", _r_prune,
+    Rule("td.empty-is-absent", "[] / {} / null are absent, sparse lists compacted", prune_in_place,
          ({"volumes": [], "containerDefinitions": {"a": {"mountPoints": [], "links": [None],
                                                          "logConfiguration": {
                                                              "logDriver": "awslogs",
