@@ -27,7 +27,7 @@ from reconciler.manifest import (
     LoadError,
     Manifest,
     Path_,
-    manifest_from_document,
+    manifests_in,
     parse_documents,
 )
 
@@ -180,14 +180,7 @@ def expand(release: Manifest, release_path: Path, top: Path, display: Any
             errors.append(LoadError(shown, _template_line(exc), f"chart {chart.name}: {exc}",
                                     f"{release.kind}/{release.name}"))
             continue
-        for item in parse_documents(text, shown):
-            if isinstance(item, LoadError):
-                errors.append(item)
-                continue
-            data, line, lines = item
-            if data is None:
-                continue
-            m = manifest_from_document(data, shown, line, lines)
+        for m in manifests_in(text, shown):
             if isinstance(m, LoadError):
                 errors.append(m)
                 continue

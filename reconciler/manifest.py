@@ -228,6 +228,17 @@ def manifest_from_document(
     )
 
 
+def manifests_in(text: str, file: str) -> Iterator[Manifest | LoadError]:
+    """Each document of a YAML text as a Manifest, or the error that prevents it."""
+    for item in parse_documents(text, file):
+        if isinstance(item, LoadError):
+            yield item
+            continue
+        data, line, lines = item
+        if data is not None:
+            yield manifest_from_document(data, file, line, lines)
+
+
 @dataclass
 class LoadResult:
     """All manifests under a path, and every error met while reading them."""
@@ -252,19 +263,12 @@ def load_path(root: Path) -> LoadResult:
         except (OSError, UnicodeDecodeError) as exc:
             result.errors.append(LoadError(shown, 1, f"cannot read: {exc}"))
             continue
-        for item in parse_documents(text, shown):
-            if isinstance(item, LoadError):
-                result.errors.append(item)
-                continue
-            data, line, lines = item
-            if data is None:
-                continue
-            m = manifest_from_document(data, shown, line, lines)
+        for m in manifests_in(text, shown):
             if isinstance(m, LoadError):
                 result.errors.append(m)
                 continue
-            if "specFile" in data:
-                if "spec" in data:
+            if "specFile" in m.raw:
+                if "spec" in m.raw:
                     result.errors.append(m.error("give either spec or specFile, not both"))
                     continue
                 spec, errs = load_spec_file(m, path.parent, root)
