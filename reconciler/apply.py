@@ -115,7 +115,9 @@ async def apply_plan(
     concurrently (bounded by the AWS adapter), deletes last in reverse order."""
     result = ApplyResult()
     rank = {k.kind: k.order for k in ordered()}
-    work = [c for c in plan.changes if c.action != "delete"]
+    # an in-sync resource is only re-planned when it has something to say (adopt, owner)
+    work = [c for c in plan.changes
+            if c.action != "delete" and (c.action != "noop" or c.adopt or c.note)]
     deletes = [c for c in plan.changes if c.action == "delete"]
     phases: dict[tuple[int, int], list[Change]] = {}
     for c in work:
