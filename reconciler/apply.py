@@ -16,7 +16,7 @@ import structlog
 from reconciler.aws import Aws, AwsError
 from reconciler.config import Config
 from reconciler.ignore import IgnoreRule
-from reconciler.kinds import REGISTRY, Context, ordered
+from reconciler.kinds import Context, ordered
 from reconciler.kinds.base import is_pending, name_tags
 from reconciler.manifest import ResourceKey
 from reconciler.mask import mask_text
@@ -153,4 +153,4 @@ async def apply_plan(
     return result
 
 
-__all__ = ["REGISTRY", "ApplyResult", "Outcome", "apply_plan"]
+__all__ = ["ApplyResult", "Outcome", "apply_plan"]

@@ -21,7 +21,7 @@ import structlog
 
 from reconciler.apply import ApplyResult, Outcome, apply_plan
 from reconciler.aws import Aws
-from reconciler.drift import DriftEvent, DriftTracker
+from reconciler.drift import DriftEvent, DriftTracker, describe_fields
 from reconciler.engine import plan_path
 from reconciler.lease import Lease
 from reconciler.manifest import Manifest, ResourceKey
@@ -142,8 +142,6 @@ class Controller:
         self._fetch_now = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
-        self.first_write_at: float | None = None
-        self.webhook_at: float | None = None
         self.busy_since: float | None = None
 
     # --- triggers -------------------------------------------------------------------------
@@ -257,8 +255,6 @@ class Controller:
         result = ApplyResult()
         if selected:
             report.wrote = True
-            if self.first_write_at is None:
-                self.first_write_at = self.clock()
             result = await apply_plan(self.aws, Plan(selected, external=plan.external),
                                       planned.ctx, config, should_stop=self._stop.is_set)
             self.applied_revision, self.applied_at = rev.sha, time.time()
@@ -311,8 +307,6 @@ class Controller:
             else:
                 status.state = DEGRADED if status.retry_at > now else OUT_OF_SYNC
                 if key in drift:
-                    from reconciler.drift import describe_fields
-
                     status.drift = describe_fields(change.fields)
         for key in [k for k in self.statuses if k not in seen]:
             del self.statuses[key]

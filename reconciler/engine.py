@@ -46,8 +46,7 @@ async def plan_path(
     tree = tree or load_tree(root)
     if not tree.ok:
         raise InvalidTree(tree)
-    ctx = Context(owner=tree.config.controller, revision=revision,
-                  desired_keys=frozenset(m.key for m in tree.manifests))
+    ctx = Context(owner=tree.config.controller, revision=revision)
     do_prune = tree.config.prune if prune is None else prune
     plan = await make_plan(aws, tree.manifests, tree.config, ctx, prune=do_prune,
                            allow_mass_prune=allow_mass_prune)

@@ -17,11 +17,9 @@ from reconciler.diff import ABSENT, FieldChange, compare, top_fields
 from reconciler.kinds import REGISTRY, Context, Kind, Live, ordered
 from reconciler.manifest import Manifest, ResourceKey
 from reconciler.normalize import (
-    MANAGED_BY,
     ServerChosen,
     clone,
     drop_server_chosen,
-    get_path,
     prune_empty,
 )
 
@@ -272,8 +270,4 @@ async def make_plan(
     return plan
 
 
-def owner_of(live: Live | None) -> str | None:
-    return None if live is None else live.tags.get(MANAGED_BY)
-
-
-__all__ = ["Change", "Plan", "get_path", "make_plan", "plan_resource", "plan_tree"]
+__all__ = ["Change", "Plan", "make_plan", "plan_resource", "plan_tree"]

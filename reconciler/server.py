@@ -36,7 +36,6 @@ def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Ap
                         request.headers.get("X-Hub-Signature-256"), branch)
         log.info("webhook", status=verdict.status, reason=verdict.reason)
         if verdict.trigger:
-            controller.webhook_at = controller.clock()
             controller.request_fetch()
         return web.json_response({"status": verdict.reason}, status=verdict.status)
 

@@ -80,7 +80,6 @@ class Context:
     owner: str
     revision: str | None = None
     refs: Refs = field(default_factory=Refs)
-    desired_keys: frozenset[ResourceKey] = frozenset()
     account: str = "000000000000"
     region: str = "us-east-1"
     partition: str = "aws"

@@ -27,7 +27,6 @@ from reconciler.normalize import (
     key_by,
     memory_units,
     prune_in_place,
-    sort_set,
     sort_set_fields,
     tags_as_map,
 )
@@ -451,4 +450,4 @@ def family_of(task_definition: str) -> str:
     return name.split(":", 1)[0]
 
 
-__all__ = ["RULES", "SERVER_CHOSEN", "TaskDefinition", "content_hash", "family_of", "sort_set"]
+__all__ = ["RULES", "SERVER_CHOSEN", "TaskDefinition", "content_hash", "family_of"]
