@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import platform
 import threading
 import time
 from collections import Counter
@@ -18,9 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+import botocore
 import structlog
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from reconciler import __version__
+from reconciler.slots import PrioritySlots
 
 log = structlog.get_logger(__name__)
 
@@ -29,10 +34,19 @@ DEFAULT_MAX_IN_FLIGHT = 16
 # deploy/iam-policy.json against what the test suite really called.
 CALLED: set[str] = set()
 READ_PREFIXES = ("describe_", "list_", "get_")
+# Slot priorities: a page leads to another call, a per-item read to none.
+CHAIN, LEAF = 0, 1
 # "standard": exponential backoff with jitter on throttling, per call. boto's "adaptive" mode
 # adds a client-side rate limiter; under the bench's 20% of throttled answers it slowed a
 # cold diff of 100 services 8x (bench/README.md), so it is opt-in: RECONCILER_RETRY_MODE.
 DEFAULT_RETRY_MODE = "standard"
+
+
+# Names the reconciler in CloudTrail's userAgent, so its changes are told from people's. Set
+# whole, botocore also skips rebuilding its own header on every request (a tenth of the CPU a
+# describe costs, measured in bench/README.md).
+USER_AGENT = (f"ecs-reconciler/{__version__} Boto3/{boto3.__version__} "
+              f"Botocore/{botocore.__version__} Python/{platform.python_version()}")
 
 
 class AwsError(Exception):
@@ -60,10 +74,11 @@ class Aws:
         self._config = Config(
             retries={"mode": mode, "max_attempts": max_attempts},
             max_pool_connections=max(max_in_flight, 10),
+            user_agent=USER_AGENT,
         )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._sem: asyncio.Semaphore | None = None
+        self._slots: PrioritySlots | None = None
         self._max_in_flight = max_in_flight
         # Our own threads: asyncio's default pool has only cores + 4 of them, which would
         # cap the calls in flight far below max_in_flight on a small machine.
@@ -87,19 +102,24 @@ class Aws:
                 )
             return self._clients[service]
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self._max_in_flight)
-        return self._sem
+    def _slot(self, priority: int) -> Any:
+        if self._slots is None:
+            self._slots = PrioritySlots(self._max_in_flight)
+        return self._slots.hold(priority)
 
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         """Call e.g. ("ecs", "describe_services"); raises AwsError with the AWS error code."""
+        return await self._call(LEAF, service, operation, params)
+
+    async def _call(
+        self, priority: int, service: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
         fn = getattr(self.client(service), operation)
         name = f"{service}:{operation}"
         if not operation.startswith(READ_PREFIXES) and self.first_write_at is None:
             self.first_write_at = time.monotonic()
         CALLED.add(name)
-        async with self._semaphore():
+        async with self._slot(priority):
             self.calls[name] += 1
             try:
                 loop = asyncio.get_running_loop()
@@ -114,13 +134,14 @@ class Aws:
     async def pages(
         self, service: str, operation: str, token_in: str, token_out: str, /, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        """Each page of a paginated call, following `token_out` into `token_in`."""
+        """Each page of a paginated call, following `token_out` into `token_in`; pages take
+        free slots before per-item calls, so a long listing is not a long queue's wait."""
         token: str | None = None
         while True:
             args = dict(params)
             if token:
                 args[token_in] = token
-            page = await self.call(service, operation, **args)
+            page = await self._call(CHAIN, service, operation, args)
             yield page
             token = page.get(token_out)
             if not token:
