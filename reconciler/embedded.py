@@ -242,6 +242,7 @@ def patch_moto() -> None:
         original_create = EC2ContainerServiceResponse.create_service
         original_register = EC2ContainerServiceResponse.register_task_definition
         original_update = EC2ContainerServiceResponse.update_service
+        original_describe = EC2ContainerServiceResponse.describe_task_definition
 
         def create_service(self: Any) -> Any:
             cluster_name = str(self._get_param("cluster", "default")).split("/")[-1]
@@ -293,6 +294,25 @@ def patch_moto() -> None:
                 page["nextToken"] = str(start + size)
             return ActionResult(page)
 
+        def describe_task_definition(self: Any) -> Any:
+            """By family, AWS answers the newest ACTIVE revision (MOTO gap: moto answers the
+            newest revision even when it was deregistered)."""
+            from moto.core.responses import ActionResult
+            from moto.ecs.exceptions import TaskDefinitionNotFoundException
+
+            family = str(self._get_param("taskDefinition")).split("/")[-1]
+            if ":" in family:
+                return original_describe(self)
+            revisions = self.ecs_backend.task_definitions.get(family) or {}
+            active = [r for r, td in revisions.items() if td.status == "ACTIVE"]
+            if not active:
+                raise TaskDefinitionNotFoundException()
+            td = revisions[max(active)]
+            resp: dict[str, Any] = {"taskDefinition": td, "failures": []}
+            if "TAGS" in self._get_param("include", []):
+                resp["tags"] = self.ecs_backend.list_tags_for_resource(td.arn)
+            return ActionResult(resp)
+
         def register_task_definition(self: Any) -> Any:
             result = original_register(self)
             family = self._get_param("family")
@@ -307,6 +327,7 @@ def patch_moto() -> None:
         _replace(EC2ContainerServiceResponse, "update_service", update_service)
         _replace(EC2ContainerServiceResponse, "register_task_definition", register_task_definition)
         _replace(EC2ContainerServiceResponse, "list_task_definitions", list_task_definitions)
+        _replace(EC2ContainerServiceResponse, "describe_task_definition", describe_task_definition)
         _patched = True
 
 

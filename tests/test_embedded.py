@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from reconciler.embedded import EmbeddedAws, unpatched
@@ -92,9 +94,6 @@ def test_patched_server_keeps_create_fields_and_fills_defaults(aws: EmbeddedAws)
 
 
 def test_patched_server_refuses_a_second_create(aws: EmbeddedAws) -> None:
-    import pytest
-    from botocore.exceptions import ClientError
-
     ecs = boto3.client("ecs", region_name=REGION)
     _make(ecs)
     with pytest.raises(ClientError, match="not idempotent"):
@@ -107,3 +106,27 @@ def test_patched_server_stores_task_definition_arns(aws: EmbeddedAws) -> None:
     ecs.update_service(cluster="c", service="s", taskDefinition="web:1")
     svc = ecs.describe_services(cluster="c", services=["s"])["services"][0]
     assert svc["taskDefinition"].endswith(":task-definition/web:1")
+
+
+def _deregister_newest(ecs: Any) -> None:
+    ecs.register_task_definition(**FARGATE_TD)
+    ecs.register_task_definition(**{**FARGATE_TD, "cpu": "512", "memory": "1024"})
+    ecs.deregister_task_definition(taskDefinition="web:2")
+
+
+def test_moto_still_describes_a_deregistered_revision_by_family() -> None:
+    with unpatched(), mock_aws():
+        ecs = boto3.client("ecs", region_name=REGION)
+        _deregister_newest(ecs)
+        td = ecs.describe_task_definition(taskDefinition="web")["taskDefinition"]
+    assert td["revision"] == 2 and td["status"] == "INACTIVE"
+
+
+def test_patched_server_describes_the_newest_active_revision_by_family(aws: EmbeddedAws) -> None:
+    ecs = boto3.client("ecs", region_name=REGION)
+    _deregister_newest(ecs)
+    td = ecs.describe_task_definition(taskDefinition="web", include=["TAGS"])["taskDefinition"]
+    assert (td["revision"], td["status"]) == (1, "ACTIVE")
+    ecs.deregister_task_definition(taskDefinition="web:1")
+    with pytest.raises(ClientError, match="ClientException"):
+        ecs.describe_task_definition(taskDefinition="web")

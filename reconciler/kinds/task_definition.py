@@ -379,12 +379,32 @@ class TaskDefinition(Kind):
         self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
-        keys = [m.key for m in manifests]
-        if not keys:
-            return {}
-        arns = await self.latest_revisions(aws, [k.name for k in keys])
-        lives = await gather_limited(*(self.describe(aws, arn) for arn in arns.values()))
-        return {live.key: live for live in lives}
+        """The newest ACTIVE revision of each family. A family never described in this
+        process is described by name (one call, and no listing to wait for); one seen before
+        is listed, and its revision described only if it is new (revisions are immutable)."""
+        families = sorted({m.key.name for m in manifests})
+        seen = {v.key.name for v in aws.cache.values()
+                if isinstance(v, Live) and v.key.kind == self.kind}
+        unseen = [f for f in families if f not in seen]
+        known_families = [f for f in families if f in seen]
+
+        async def listed() -> list[Live | None]:
+            if not known_families:
+                return []
+            arns = await self.latest_revisions(aws, known_families)
+            return list(await gather_limited(*(self.describe(aws, a) for a in arns.values())))
+
+        by_name, by_listing = await gather_limited(
+            gather_limited(*(self._describe_family(aws, f) for f in unseen)), listed())
+        return {live.key: live for live in [*by_name, *by_listing] if live is not None}
+
+    async def _describe_family(self, aws: Aws, family: str) -> Live | None:
+        try:
+            return await self.describe(aws, family)
+        except AwsError as exc:
+            if exc.code == "ClientException":  # no ACTIVE revision of this family
+                return None
+            raise
 
     async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
         families: list[str] = []
