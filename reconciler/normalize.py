@@ -60,9 +60,9 @@ def clone(value: Any) -> Any:
     """A deep copy of plain data (dicts, lists, scalars): several times faster than
     copy.deepcopy, which matters at thousands of resources per pass."""
     if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
+        return {k: clone(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [clone(v) for v in value]
+        return [clone(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
@@ -172,14 +172,25 @@ def prune_empty(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            v = prune_empty(v)
-            if v is None or v == {} or v == []:
+            if isinstance(v, (dict, list)):
+                v = prune_empty(v)
+                if not v:
+                    continue
+            elif v is None:
                 continue
             out[k] = v
         return out
     if isinstance(value, list):
-        items = [prune_empty(v) for v in value]
-        return [v for v in items if v is not None and v != {} and v != []]
+        items = []
+        for v in value:
+            if isinstance(v, (dict, list)):
+                v = prune_empty(v)
+                if not v:
+                    continue
+            elif v is None:
+                continue
+            items.append(v)
+        return items
     return value
 
 

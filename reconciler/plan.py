@@ -100,7 +100,7 @@ def plan_resource(
         ign.overlay(request, live.spec, seg)
 
     want = kind.normalize(desired)
-    have = kind.normalize(live.spec)
+    have = kind.normalize_live(live)
     used = drop_server_chosen(want, have, kind.server_chosen)
     ignored: list[IgnoredField] = []
     for rule, seg in patterns:

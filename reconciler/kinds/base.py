@@ -41,6 +41,7 @@ class Live:
     spec: Doc
     tags: dict[str, str] = field(default_factory=dict)
     raw: Doc = field(default_factory=dict)
+    normal: Doc | None = field(default=None, repr=False, compare=False)
 
     def owner(self) -> str | None:
         return self.tags.get(MANAGED_BY)
@@ -176,6 +177,14 @@ class Kind:
 
     def normalize(self, spec: Doc) -> Doc:
         return apply_rules(spec, self.rules)
+
+    def normalize_live(self, live: Live) -> Doc:
+        """The live spec normalised once per Live (cached revisions across passes too); a
+        copy each time, since planning edits it."""
+        if live.normal is None:
+            live.normal = self.normalize(live.spec)
+        copy: Doc = clone(live.normal)
+        return copy
 
     def classify(self, changed_fields: set[str]) -> str:
         return "replace" if changed_fields & self.replace_fields else "update"
