@@ -1,5 +1,6 @@
-"""The one door to AWS: boto3 clients with adaptive retries, called from asyncio with a bounded
-number of calls in flight, and counted by operation.
+"""The one door to AWS: boto3 clients retrying throttled calls, called from asyncio with a
+bounded number of calls in flight, paced to the documented API quotas, and counted by
+operation.
 
 Region, endpoint and credentials come from the standard AWS environment (AWS_REGION,
 AWS_ENDPOINT_URL, profiles), so the same code runs against AWS or a local moto server.
@@ -16,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import botocore
@@ -25,6 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from reconciler import __version__
+from reconciler.quotas import Pacer, pacer_from_env
 from reconciler.slots import PrioritySlots
 
 log = structlog.get_logger(__name__)
@@ -68,6 +70,7 @@ class Aws:
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_attempts: int = 10,
         retry_mode: str | None = None,
+        pacer: Pacer | Literal["env"] | None = "env",
     ) -> None:
         self._session = session or boto3.session.Session()
         mode = retry_mode or os.environ.get("RECONCILER_RETRY_MODE", DEFAULT_RETRY_MODE)
@@ -84,6 +87,9 @@ class Aws:
         # cap the calls in flight far below max_in_flight on a small machine.
         self._executor = ThreadPoolExecutor(max_workers=max_in_flight,
                                             thread_name_prefix="aws")
+        # Paced to the documented API quotas (reconciler/quotas.py), per adapter: one per
+        # process in the CLI and the controller.
+        self.pacer = pacer_from_env() if pacer == "env" else pacer
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         # Describe results of immutable objects (task definition revisions), by ARN.
@@ -119,6 +125,8 @@ class Aws:
         if not operation.startswith(READ_PREFIXES) and self.first_write_at is None:
             self.first_write_at = time.monotonic()
         CALLED.add(name)
+        if self.pacer is not None:
+            await self.pacer.wait(service, operation)
         async with self._slot(priority):
             self.calls[name] += 1
             try:

@@ -27,6 +27,9 @@ class Metrics:
                                  registry=r)
         self.api_errors = Counter("reconciler_aws_api_errors", "AWS API calls that failed",
                                   ["operation"], registry=r)
+        self.paced = Counter("reconciler_aws_paced_seconds",
+                             "Seconds calls waited to stay under the documented API quotas",
+                             registry=r)
         self.applied_revision = Gauge("reconciler_last_applied_revision_info",
                                       "The last git revision applied", ["revision"], registry=r)
         self.applied_time = Gauge("reconciler_last_applied_timestamp_seconds",
@@ -35,6 +38,7 @@ class Metrics:
                             registry=r)
         self.invalid_revision = Gauge("reconciler_invalid_revision",
                                       "1 while the newest revision is invalid", registry=r)
+        self._seen_paced = 0.0
         self._seen_calls: Tally[str] = Tally()
         self._seen_errors: Tally[str] = Tally()
         self._revision: str | None = None
@@ -48,6 +52,9 @@ class Metrics:
             if n > self._seen_errors[op]:
                 self.api_errors.labels(op).inc(n - self._seen_errors[op])
                 self._seen_errors[op] = n
+        if aws.pacer is not None and aws.pacer.waited > self._seen_paced:
+            self.paced.inc(aws.pacer.waited - self._seen_paced)
+            self._seen_paced = aws.pacer.waited
 
     def observe_statuses(self, statuses: Iterable[Any], drifted: int) -> None:
         counts = Tally(s.state for s in statuses)

@@ -160,7 +160,8 @@ async def test_health_ready_metrics_status(served: tuple[Controller, int, Path])
     for metric in ("reconciler_pass_duration_seconds", 'reconciler_resources{state="Synced"}',
                    "reconciler_drift_resources", "reconciler_aws_api_calls_total",
                    "reconciler_last_applied_revision_info",
-                   "reconciler_last_applied_timestamp_seconds"):
+                   "reconciler_last_applied_timestamp_seconds",
+                   "reconciler_aws_paced_seconds_total"):
         assert metric in text, metric
     assert 'operation="ecs:describe_services"' in text
     status, body = await asyncio.to_thread(http, f"{base}/status")

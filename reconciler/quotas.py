@@ -1,0 +1,146 @@
+"""Pacing under AWS's documented API rate quotas.
+
+AWS throttles each account and Region with token buckets: a burst, then a sustained rate.
+A pass that bursts past them gets ThrottlingException and has to back off, and so does
+everyone else in the account (CI, the console) until the bucket refills. Pacing each call to
+the documented rates keeps a pass free of throttling and leaves the account usable.
+
+Operations without a documented quota (Application Auto Scaling, STS, DynamoDB) are bounded
+only by the calls in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+ENV = "RECONCILER_API_QUOTAS"
+ECS_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html"
+EVENTS_SOURCE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One documented bucket. `operations` share it; with `per_operation`, each operation of
+    `service` (but those in `operations`, which are excluded) has a bucket of its own."""
+
+    name: str
+    service: str
+    burst: float
+    rate: float
+    operations: frozenset[str]
+    source: str
+    per_operation: bool = False
+
+
+def _ecs(name: str, burst: float, rate: float, *ops: str) -> Quota:
+    return Quota(name, "ecs", burst, rate, frozenset(ops), ECS_SOURCE)
+
+
+DOCUMENTED: tuple[Quota, ...] = (
+    _ecs("cluster modify", 20, 1, "create_cluster", "delete_cluster",
+         "put_cluster_capacity_providers", "update_cluster", "update_cluster_settings"),
+    _ecs("cluster read", 50, 20, "describe_clusters", "list_clusters"),
+    _ecs("task definition modify", 20, 1, "deregister_task_definition",
+         "register_task_definition"),
+    _ecs("task definition read", 50, 20, "describe_task_definition", "list_task_definitions",
+         "list_task_definition_families"),
+    _ecs("task definition deletion", 5, 1, "delete_task_definitions"),
+    _ecs("capacity provider modify", 10, 1, "create_capacity_provider",
+         "delete_capacity_provider", "update_capacity_provider"),
+    _ecs("capacity provider read", 50, 20, "describe_capacity_providers"),
+    _ecs("tag modify", 20, 10, "tag_resource", "untag_resource"),
+    _ecs("tag read", 50, 20, "list_tags_for_resource"),
+    _ecs("service modify", 50, 5, "create_service", "delete_service", "update_service"),
+    _ecs("service read", 100, 20, "describe_services", "list_services"),
+    # "All EventBridge APIs other than PutEvents are limited to 50 requests per second."
+    Quota("each EventBridge API", "events", 50, 50, frozenset({"put_events"}), EVENTS_SOURCE,
+          per_operation=True),
+)
+
+
+class Bucket:
+    """A token bucket that lends: a call takes a token even when none is left and waits for
+    it, so waiting callers keep their order and the rate holds on average."""
+
+    def __init__(self, burst: float, rate: float, now: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.tokens, self.last = burst, now
+
+    def reserve(self, now: float) -> float:
+        """Take one token; how long the caller must wait before using it."""
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        self.tokens -= 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+
+class Pacer:
+    """The buckets of one account and Region, as seen from this process. `scale` multiplies
+    every quota (2 for an account whose quotas were raised to twice the defaults, 0.5 to
+    leave half to others)."""
+
+    def __init__(
+        self,
+        quotas: Iterable[Quota] = DOCUMENTED,
+        *,
+        scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self._quotas = tuple(quotas)
+        self._scale = scale
+        self._clock = clock
+        self._sleep = sleep
+        self._buckets: dict[tuple[str, str], Bucket] = {}
+        self.waited = 0.0  # seconds spent waiting for tokens, over the process's life
+
+    def quota(self, service: str, operation: str) -> Quota | None:
+        for q in self._quotas:
+            if q.service != service:
+                continue
+            if q.per_operation and operation not in q.operations:
+                return q
+            if not q.per_operation and operation in q.operations:
+                return q
+        return None
+
+    def delay(self, service: str, operation: str) -> float:
+        """Reserve a token for one call; the seconds to wait before making it."""
+        q = self.quota(service, operation)
+        if q is None:
+            return 0.0
+        key = (service, operation if q.per_operation else q.name)
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = Bucket(q.burst * self._scale, q.rate * self._scale, now)
+        return bucket.reserve(now)
+
+    async def wait(self, service: str, operation: str) -> None:
+        seconds = self.delay(service, operation)
+        if seconds > 0:
+            self.waited += seconds
+            await self._sleep(seconds)
+
+
+def scale_from(value: str | None) -> float | None:
+    """RECONCILER_API_QUOTAS: unset or "documented" = 1, a number scales them, "off" = none."""
+    text = (value or "documented").strip().lower()
+    if text in ("documented", "default", ""):
+        return 1.0
+    if text in ("off", "none", "0"):
+        return None
+    scale = float(text)
+    if scale <= 0:
+        raise ValueError(f"{ENV} must be 'documented', 'off' or a positive number, not {value!r}")
+    return scale
+
+
+def pacer_from_env() -> Pacer | None:
+    """The pacer RECONCILER_API_QUOTAS asks for, or None when it is off."""
+    scale = scale_from(os.environ.get(ENV))
+    return None if scale is None else Pacer(scale=scale)
