@@ -62,6 +62,12 @@ def write_fleet(root: Path, n: int) -> dict[str, int]:
     for start in range(0, len(docs), chunk):
         (root / f"fleet-{start // chunk:03d}.yaml").write_text(
             yaml.safe_dump_all(docs[start:start + chunk], sort_keys=False))
+    return counts(n)
+
+
+def counts(n: int) -> dict[str, int]:
+    """How many resources of each kind an N-service estate has."""
+    schedules, scalers = shares(n)
     return {"services": n, "taskDefinitions": n, "scheduledTasks": schedules,
             "scalableTargets": scalers, "clusters": 1,
             "resources": 1 + 2 * n + schedules + scalers}

@@ -1,6 +1,8 @@
 """A proxy on 127.0.0.1 in front of the moto server: adds a round-trip latency to every
-request, answers a share of requests with ThrottlingException, and counts requests by
-operation (retries included, unlike the reconciler's own counter).
+request, answers a share of requests with ThrottlingException, can enforce AWS's documented
+API quotas as AWS does (a call finding its token bucket empty is refused with
+ThrottlingException), and counts requests by operation (retries included, unlike the
+reconciler's own counter).
 
 moto is one Python process: with a thousand services each of its answers costs milliseconds
 of CPU, one at a time, which real AWS does not. So the proxy can record read answers once and
@@ -11,11 +13,45 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from botocore import xform_name
+
+from reconciler.quotas import DOCUMENTED, Pacer
+
 THROTTLE_BODY = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+SERVICES = {"AmazonEC2ContainerServiceV20141113": "ecs", "AWSEvents": "events",
+            "AnyScaleFrontendService": "application-autoscaling"}
+
+
+class AwsQuotas:
+    """The documented buckets as AWS applies them: a call takes a token if there is one and
+    is refused otherwise (unlike the reconciler's pacer, which waits for it)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lookup = Pacer(DOCUMENTED)
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], list[float]] = {}  # [tokens, last refill]
+
+    def admit(self, target: str) -> bool:
+        prefix, _, action = target.partition(".")
+        service, op = SERVICES.get(prefix, prefix), xform_name(action)
+        q = self._lookup.quota(service, op)
+        if q is None:
+            return True
+        now = self._clock()
+        key = (service, op if q.per_operation else q.name)
+        bucket = self._buckets.setdefault(key, [q.burst, now])
+        bucket[0] = min(q.burst, bucket[0] + (now - bucket[1]) * q.rate)
+        bucket[1] = now
+        if bucket[0] < 1:
+            return False
+        bucket[0] -= 1
+        return True
 
 
 @dataclass
@@ -29,6 +65,7 @@ class Proxy:
     replay: bool = False
     cache: dict[tuple[str, bytes], bytes] = field(default_factory=dict)
     replayed: int = 0
+    quotas: AwsQuotas | None = None
     port: int = 0
     _server: asyncio.AbstractServer | None = None
 
@@ -70,7 +107,8 @@ class Proxy:
                 op, json_protocol = self._operation(head, body)
                 self.requests[op] += 1
                 await asyncio.sleep(self.latency)
-                if json_protocol and self._rng.random() < self.throttle_share:
+                refused = json_protocol and self.quotas is not None and not self.quotas.admit(op)
+                if refused or (json_protocol and self._rng.random() < self.throttle_share):
                     self.throttled[op] += 1
                     writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: "
                                  b"application/x-amz-json-1.1\r\nContent-Length: "

@@ -25,6 +25,11 @@ def _writes(aws: Aws) -> int:
     return sum(n for op, n in aws.calls.items() if not op.split(":")[1].startswith(READS))
 
 
+def _paced(aws: Aws) -> float:
+    """Seconds this process's calls waited for the documented quotas' tokens."""
+    return round(aws.pacer.waited, 2) if aws.pacer else 0.0
+
+
 async def cold(root: Path) -> dict[str, Any]:
     """`reconciler diff` from a new process: no cache at all."""
     from reconciler.engine import plan_path
@@ -34,7 +39,7 @@ async def cold(root: Path) -> dict[str, Any]:
     planned = await plan_path(aws, root)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "calls": dict(aws.calls), "changes": len(planned.plan.pending),
-            "writes": _writes(aws)}
+            "writes": _writes(aws), "paced": _paced(aws)}
 
 
 async def steady(root: Path) -> dict[str, Any]:
@@ -50,11 +55,12 @@ async def steady(root: Path) -> dict[str, Any]:
     print("warm", flush=True)  # the bench resets its request counters here
     await asyncio.to_thread(sys.stdin.readline)
     aws.reset_counts()
+    paced = _paced(aws)
     started = time.perf_counter()
     report = await controller.run_pass(fetch=False, trigger="resync")
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "calls": dict(aws.calls), "changes": len(report.drifted),
-            "writes": _writes(aws)}
+            "writes": _writes(aws), "paced": _paced(aws) - paced}
 
 
 async def naive(root: Path) -> dict[str, Any]:
