@@ -236,7 +236,7 @@ def measure(n: int, latency: float, throttle: float, naive_limit: int,
 
 def table(rows: list[Row]) -> str:
     head = (f"{'N':>5} {'scenario':<26} {'wall s':>8} {'calls':>6} {'HTTP':>6} {'throttled':>9} "
-            f"{'paced s':>7} {'calls/res':>9} {'RSS MB':>7} {'writes':>6} {'bound s':>8} "
+            f"{'wait s':>7} {'calls/res':>9} {'RSS MB':>7} {'writes':>6} {'bound s':>8} "
             f"{'x bound':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:

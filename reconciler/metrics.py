@@ -28,7 +28,7 @@ class Metrics:
         self.api_errors = Counter("reconciler_aws_api_errors", "AWS API calls that failed",
                                   ["operation"], registry=r)
         self.paced = Counter("reconciler_aws_paced_seconds",
-                             "Seconds calls waited to stay under the documented API quotas",
+                             "Call-seconds spent waiting to stay under the documented API quotas",
                              registry=r)
         self.applied_revision = Gauge("reconciler_last_applied_revision_info",
                                       "The last git revision applied", ["revision"], registry=r)

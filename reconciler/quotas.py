@@ -96,7 +96,8 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
         self._buckets: dict[tuple[str, str], Bucket] = {}
-        self.waited = 0.0  # seconds spent waiting for tokens, over the process's life
+        self.waited = 0.0  # call-seconds spent waiting for tokens, summed over calls
+        self.longest = 0.0  # the longest any one call waited
 
     def quota(self, service: str, operation: str) -> Quota | None:
         for q in self._quotas:
@@ -124,6 +125,7 @@ class Pacer:
         seconds = self.delay(service, operation)
         if seconds > 0:
             self.waited += seconds
+            self.longest = max(self.longest, seconds)
             await self._sleep(seconds)
 
 

@@ -102,6 +102,7 @@ async def test_the_adapter_waits_its_turn_without_failing(aws: Any) -> None:
         await client.call("ecs", "describe_task_definition", taskDefinition="web")
     assert t.slept == pytest.approx([(i + 1) / 20 for i in range(5)])
     assert client.pacer is not None and client.pacer.waited == pytest.approx(sum(t.slept))
+    assert client.pacer.longest == pytest.approx(5 / 20)
     assert client.errors == {}
 
 
