@@ -15,7 +15,7 @@ import platform
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -90,6 +90,7 @@ class Aws:
         # Paced to the documented API quotas (reconciler/quotas.py), per adapter: one per
         # process in the CLI and the controller.
         self.pacer = pacer_from_env() if pacer == "env" else pacer
+        self._inflight: dict[str, dict[str, asyncio.Future[Any]]] = {}
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         # Describe results of immutable objects (task definition revisions), by ARN.
@@ -154,6 +155,40 @@ class Aws:
             token = page.get(token_out)
             if not token:
                 return
+
+    async def batched(
+        self, scope: str, ids: Iterable[str], size: int,
+        fetch: Callable[[list[str]], Awaitable[Mapping[str, Any]]],
+    ) -> dict[str, Any]:
+        """What `fetch` finds for each id, `size` ids a call, the calls side by side. An id
+        another caller of the same `scope` is already fetching is awaited, not asked again:
+        two kinds reading the same objects in one pass share the calls."""
+        inflight = self._inflight.setdefault(scope, {})
+        loop = asyncio.get_running_loop()
+        mine: list[str] = []
+        waits: dict[str, asyncio.Future[Any]] = {}
+        for i in dict.fromkeys(ids):
+            fut = inflight.get(i)
+            if fut is None:
+                fut = inflight[i] = loop.create_future()
+                mine.append(i)
+            waits[i] = fut
+
+        async def one(batch: list[str]) -> None:
+            try:
+                found = await fetch(batch)
+            except BaseException as exc:
+                for i in batch:
+                    f = inflight.pop(i)
+                    f.set_exception(exc)
+                    f.exception()  # retrieved: whoever awaits it still gets it raised
+                raise
+            for i in batch:
+                inflight.pop(i).set_result(found.get(i))
+
+        await gather_limited(*(one(mine[k:k + size]) for k in range(0, len(mine), size)))
+        found = {i: await fut for i, fut in waits.items()}
+        return {i: v for i, v in found.items() if v is not None}
 
     async def account_id(self) -> str:
         """The caller's account, asked of STS once per process."""

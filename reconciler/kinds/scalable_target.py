@@ -408,28 +408,29 @@ class ScalableTarget(Kind):
     # --- effects ----------------------------------------------------------------------------
 
     async def _describe_targets(self, aws: Aws, idents: Sequence[tuple[str, str, str]]) -> list[Doc]:
+        """The registered targets among `idents`, 50 resource ids a call; the services'
+        autoscaling check asks for the same ids in the same pass and shares the calls."""
         by_ns: dict[str, list[str]] = {}
         for ns, rid, _dim in idents:
             by_ns.setdefault(ns, []).append(rid)
-        calls = []
-        for ns, rids in by_ns.items():
-            unique = sorted(set(rids))
-            for i in range(0, len(unique), DESCRIBE_BATCH):
-                calls.append(
-                    self._pages(
-                        aws,
-                        "application-autoscaling",
-                        "describe_scalable_targets",
-                        "ScalableTargets",
-                        ServiceNamespace=ns,
-                        ResourceIds=unique[i : i + DESCRIBE_BATCH],
-                    )
-                )
-        found = [t for chunk in await gather_limited(*calls) for t in chunk]
+
+        def fetcher(ns: str) -> Any:
+            async def fetch(rids: list[str]) -> dict[str, list[Doc]]:
+                out: dict[str, list[Doc]] = {}
+                for t in await self._pages(aws, "application-autoscaling",
+                                           "describe_scalable_targets", "ScalableTargets",
+                                           ServiceNamespace=ns, ResourceIds=rids):
+                    out.setdefault(t["ResourceId"], []).append(t)
+                return out
+            return fetch
+
+        found = await gather_limited(*(
+            aws.batched(f"application-autoscaling:describe_scalable_targets:{ns}", sorted(rids),
+                        DESCRIBE_BATCH, fetcher(ns))
+            for ns, rids in by_ns.items()))
         wanted = set(idents)
-        return [
-            t for t in found if (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"]) in wanted
-        ]
+        return [t for by_rid in found for targets in by_rid.values() for t in targets
+                if (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"]) in wanted]
 
     async def _pages(self, aws: Aws, service: str, op: str, field: str, **params: Any) -> list[Doc]:
         out: list[Doc] = []
