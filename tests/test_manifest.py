@@ -63,3 +63,99 @@ def test_spec_file_missing(tmp_path: Path) -> None:
           "metadata: {name: web}\nspecFile: nope.json\n")
     [err] = load_path(tmp_path).errors
     assert err.file == "web.yaml" and "not found" in err.message
+
+
+TRICKY = """\
+base: &base {cpu: '256', memory: 512, essential: yes, on: off, ratio: 1.5, none: ~}
+merged:
+  <<: *base
+  memory: 1024
+list: &items [a, 1, "2", true, null, 2026-11-22, 0x1F, 1_000]
+again: *items
+80: numeric key
+nested: {deep: [{name: x, values: [1, {y: z}]}]}
+empty: {}
+none_list: []
+quoted: "yes"
+---
+- top
+- level: list
+"""
+
+
+def _reference(text: str) -> list[tuple[object, dict[tuple[object, ...], int]]]:
+    """PyYAML's own constructor and a separate walk for the lines: what _build must equal."""
+    import yaml
+
+    from reconciler.manifest import _Loader, _walk_lines
+
+    loader = _Loader(text)
+    out = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            lines: dict[tuple[object, ...], int] = {}
+            _walk_lines(node, (), lines)
+            out.append((loader.construct_document(node), lines))
+    finally:
+        loader.dispose()
+    assert yaml  # the module PyYAML's loader comes from
+    return out
+
+
+def _fast(text: str) -> list[tuple[object, dict[tuple[object, ...], int]]]:
+    from reconciler.manifest import LoadError, parse_documents
+
+    docs = []
+    for item in parse_documents(text, "t.yaml"):
+        assert not isinstance(item, LoadError), item
+        docs.append((item[0], item[2]))
+    return docs
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, and of the same types all the way down (1 is not True, "2" is not 2)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b and type(a) is type(b)
+
+
+def test_fast_yaml_building_equals_pyyaml_on_tricky_input() -> None:
+    ref, fast = _reference(TRICKY), _fast(TRICKY)
+    assert len(ref) == len(fast) == 2
+    for (rd, rl), (fd, fl) in zip(ref, fast, strict=True):
+        assert rl == fl
+        assert _same(rd, fd), (rd, fd)
+
+
+def test_fast_yaml_building_equals_pyyaml_on_every_yaml_file_here() -> None:
+    from tests.conftest import REPO
+
+    files = [p for d in ("manifests", "charts", "deploy", "tests/fixtures")
+             for p in (REPO / d).rglob("*.y*ml")]
+    shared = REPO.parent / "shared" / "corpus"
+    files += list(shared.rglob("*.y*ml")) if shared.exists() else []
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text()
+        if "{{" in text or "{%" in text:  # chart templates are not YAML until rendered
+            continue
+        ref, fast = _reference(text), _fast(text)
+        assert [d for d, _ in ref] == [d for d, _ in fast], path
+        assert [ln for _, ln in ref] == [ln for _, ln in fast], path
+
+
+def test_an_unhashable_key_is_an_error_naming_its_line() -> None:
+    from reconciler.manifest import LoadError, parse_documents
+
+    [err] = list(parse_documents("a: 1\n? [complex, key]\n: value\n", "t.yaml"))
+    assert isinstance(err, LoadError) and err.line == 2 and "unhashable" in err.message
+
+
+def test_an_anchor_used_inside_itself_is_an_error_not_a_crash() -> None:
+    from reconciler.manifest import LoadError, parse_documents
+
+    [err] = list(parse_documents("kind: Service\nspec: &r\n  self: *r\n", "t.yaml"))
+    assert isinstance(err, LoadError) and "inside itself" in err.message and err.line == 2
