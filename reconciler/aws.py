@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import platform
 import threading
 import time
@@ -23,9 +22,9 @@ import boto3
 import botocore
 import structlog
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from reconciler import __version__
+from reconciler import __version__, retry
 from reconciler.quotas import Pacer, pacer_from_env
 from reconciler.slots import PrioritySlots
 
@@ -38,10 +37,6 @@ CALLED: set[str] = set()
 READ_PREFIXES = ("describe_", "list_", "get_")
 # Slot priorities: a page leads to another call, a per-item read to none.
 CHAIN, LEAF = 0, 1
-# "standard": exponential backoff with jitter on throttling, per call. boto's "adaptive" mode
-# adds a client-side rate limiter; under the bench's 20% of throttled answers it slowed a
-# cold diff of 100 services 8x (bench/README.md), so it is opt-in: RECONCILER_RETRY_MODE.
-DEFAULT_RETRY_MODE = "standard"
 
 
 # Names the reconciler in CloudTrail's userAgent, so its changes are told from people's. Set
@@ -68,14 +63,15 @@ class Aws:
         *,
         session: boto3.session.Session | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-        max_attempts: int = 10,
-        retry_mode: str | None = None,
+        max_attempts: int = retry.MAX_ATTEMPTS,
         pacer: Pacer | Literal["env"] | None = "env",
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._session = session or boto3.session.Session()
-        mode = retry_mode or os.environ.get("RECONCILER_RETRY_MODE", DEFAULT_RETRY_MODE)
+        self._max_attempts = max_attempts
+        self._sleep = sleep  # between attempts; tests hand in one that does not wait
         self._config = Config(
-            retries={"mode": mode, "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": 1},  # retry.py retries
             max_pool_connections=max(max_in_flight, 10),
             user_agent=USER_AGENT,
         )
@@ -93,6 +89,7 @@ class Aws:
         self._inflight: dict[str, dict[str, asyncio.Future[Any]]] = {}
         self.calls: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()  # attempts after the first, by operation
         # Describe results of immutable objects (task definition revisions), by ARN.
         self.cache: dict[str, Any] = {}
         self.first_write_at: float | None = None  # monotonic time of the first write call
@@ -126,19 +123,33 @@ class Aws:
         if not operation.startswith(READ_PREFIXES) and self.first_write_at is None:
             self.first_write_at = time.monotonic()
         CALLED.add(name)
-        if self.pacer is not None:
-            await self.pacer.wait(service, operation)
-        async with self._slot(priority):
-            self.calls[name] += 1
-            try:
-                loop = asyncio.get_running_loop()
-                result: dict[str, Any] = await loop.run_in_executor(
-                    self._executor, functools.partial(fn, **params))
-            except ClientError as exc:
-                self.errors[name] += 1
-                err = exc.response.get("Error", {})
-                raise AwsError(name, str(err.get("Code", "")), str(err.get("Message", ""))) from exc
-        return result
+        self.calls[name] += 1
+        for attempt in range(1, self._max_attempts + 1):
+            if self.pacer is not None:
+                await self.pacer.wait(service, operation)
+            async with self._slot(priority):
+                try:
+                    loop = asyncio.get_running_loop()
+                    result: dict[str, Any] = await loop.run_in_executor(
+                        self._executor, functools.partial(fn, **params))
+                    return result
+                except (ClientError, BotoCoreError) as exc:
+                    meta = self.client(service).meta
+                    op_model = meta.service_model.operation_model(
+                        meta.method_to_api_mapping[operation])
+                    why = retry.verdict(exc, op_model, attempt)
+                    if why is None or attempt == self._max_attempts:
+                        self.errors[name] += 1
+                        if isinstance(exc, ClientError):
+                            err = exc.response.get("Error", {})
+                            raise AwsError(name, str(err.get("Code", "")),
+                                           str(err.get("Message", ""))) from exc
+                        raise
+            self.retries[name] += 1
+            if why == "throttled" and self.pacer is not None:
+                self.pacer.throttled(service, operation)
+            await self._sleep(retry.backoff(attempt))  # outside the slot: others go on
+        raise AssertionError("unreachable")
 
     async def pages(
         self, service: str, operation: str, token_in: str, token_out: str, /, **params: Any
@@ -207,6 +218,7 @@ class Aws:
     def reset_counts(self) -> None:
         self.calls.clear()
         self.errors.clear()
+        self.retries.clear()
 
 
 async def gather_limited(*aws: Any) -> list[Any]:

@@ -27,6 +27,9 @@ class Metrics:
                                  registry=r)
         self.api_errors = Counter("reconciler_aws_api_errors", "AWS API calls that failed",
                                   ["operation"], registry=r)
+        self.api_retries = Counter("reconciler_aws_api_retries",
+                                   "AWS API attempts after the first (throttled or transient)",
+                                   ["operation"], registry=r)
         self.paced = Counter("reconciler_aws_paced_seconds",
                              "Call-seconds spent waiting to stay under the documented API quotas",
                              registry=r)
@@ -41,6 +44,7 @@ class Metrics:
         self._seen_paced = 0.0
         self._seen_calls: Tally[str] = Tally()
         self._seen_errors: Tally[str] = Tally()
+        self._seen_retries: Tally[str] = Tally()
         self._revision: str | None = None
 
     def observe_calls(self, aws: Aws) -> None:
@@ -52,6 +56,10 @@ class Metrics:
             if n > self._seen_errors[op]:
                 self.api_errors.labels(op).inc(n - self._seen_errors[op])
                 self._seen_errors[op] = n
+        for op, n in aws.retries.items():
+            if n > self._seen_retries[op]:
+                self.api_retries.labels(op).inc(n - self._seen_retries[op])
+                self._seen_retries[op] = n
         if aws.pacer is not None and aws.pacer.waited > self._seen_paced:
             self.paced.inc(aws.pacer.waited - self._seen_paced)
             self._seen_paced = aws.pacer.waited

@@ -62,37 +62,57 @@ DOCUMENTED: tuple[Quota, ...] = (
 )
 
 
+# AWS counts a call when it arrives, not when it leaves: paced exactly at the documented
+# rates, jitter on the way makes the odd call arrive early and be refused. A little below
+# them, the server's bucket keeps a few tokens in hand.
+HEADROOM = (0.9, 0.95)  # shares of the documented burst and rate this process uses
+SLOWDOWN = 0.7  # on a throttled answer, the bucket's rate is cut to this share...
+RECOVERY = 0.05  # ...and recovers this share of the full rate per second without one
+
+
 class Bucket:
     """A token bucket that lends: a call takes a token even when none is left and waits for
-    it, so waiting callers keep their order and the rate holds on average."""
+    it, so waiting callers keep their order and the rate holds on average. A throttled
+    answer (someone else in the account draws on the same quota) empties it and slows it."""
 
     def __init__(self, burst: float, rate: float, now: float) -> None:
-        self.burst, self.rate = burst, rate
+        self.burst, self.rate, self.full_rate = burst, rate, rate
         self.tokens, self.last = burst, now
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self.last)
+        self.rate = min(self.full_rate, self.rate + RECOVERY * self.full_rate * elapsed)
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        self.last = now
 
     def reserve(self, now: float) -> float:
         """Take one token; how long the caller must wait before using it."""
-        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-        self.last = now
+        self._refill(now)
         self.tokens -= 1
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def throttled(self, now: float) -> None:
+        self._refill(now)
+        self.tokens = min(self.tokens, 0.0)
+        self.rate = max(self.full_rate * 0.1, self.rate * SLOWDOWN)
 
 
 class Pacer:
     """The buckets of one account and Region, as seen from this process. `scale` multiplies
     every quota (2 for an account whose quotas were raised to twice the defaults, 0.5 to
-    leave half to others)."""
+    leave half to others); `headroom` keeps a margin below them."""
 
     def __init__(
         self,
         quotas: Iterable[Quota] = DOCUMENTED,
         *,
         scale: float = 1.0,
+        headroom: tuple[float, float] = HEADROOM,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._quotas = tuple(quotas)
-        self._scale = scale
+        self._burst_share, self._rate_share = scale * headroom[0], scale * headroom[1]
         self._clock = clock
         self._sleep = sleep
         self._buckets: dict[tuple[str, str], Bucket] = {}
@@ -109,17 +129,27 @@ class Pacer:
                 return q
         return None
 
-    def delay(self, service: str, operation: str) -> float:
-        """Reserve a token for one call; the seconds to wait before making it."""
+    def _bucket(self, service: str, operation: str) -> Bucket | None:
         q = self.quota(service, operation)
         if q is None:
-            return 0.0
+            return None
         key = (service, operation if q.per_operation else q.name)
-        now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = Bucket(q.burst * self._scale, q.rate * self._scale, now)
-        return bucket.reserve(now)
+            bucket = self._buckets[key] = Bucket(q.burst * self._burst_share,
+                                                 q.rate * self._rate_share, self._clock())
+        return bucket
+
+    def delay(self, service: str, operation: str) -> float:
+        """Reserve a token for one call; the seconds to wait before making it."""
+        bucket = self._bucket(service, operation)
+        return 0.0 if bucket is None else bucket.reserve(self._clock())
+
+    def throttled(self, service: str, operation: str) -> None:
+        """AWS refused a call for want of tokens: ours are spent too, and the rate drops."""
+        bucket = self._bucket(service, operation)
+        if bucket is not None:
+            bucket.throttled(self._clock())
 
     async def wait(self, service: str, operation: str) -> None:
         seconds = self.delay(service, operation)

@@ -25,7 +25,8 @@ class FakeTime:
 
 
 def _pacer(t: FakeTime, scale: float = 1.0) -> Pacer:
-    return Pacer(scale=scale, clock=t.clock, sleep=t.sleep)
+    """At exactly the documented numbers (no headroom), so the figures read as in the docs."""
+    return Pacer(scale=scale, headroom=(1.0, 1.0), clock=t.clock, sleep=t.sleep)
 
 
 def test_burst_then_the_sustained_rate() -> None:
@@ -37,6 +38,27 @@ def test_burst_then_the_sustained_rate() -> None:
     t.now = 10.0  # the debt is paid and the bucket full again, never more than the burst
     assert [p.delay("ecs", "list_task_definitions") for _ in range(51)][-2:] == [
         0.0, pytest.approx(1 / 20)]
+
+
+def test_by_default_a_margin_below_the_documented_numbers() -> None:
+    t = FakeTime()
+    p = Pacer(clock=t.clock, sleep=t.sleep)
+    delays = [p.delay("ecs", "describe_task_definition") for _ in range(46)]
+    assert delays[44] == 0.0 and delays[45] == pytest.approx(1 / 19)  # 45 of 50, 19 of 20
+
+
+def test_a_throttled_answer_empties_the_bucket_and_slows_it_until_it_recovers() -> None:
+    t = FakeTime()
+    p = _pacer(t)
+    assert p.delay("ecs", "describe_services") == 0.0
+    p.throttled("ecs", "describe_services")  # someone else in the account took the tokens
+    assert p.delay("ecs", "describe_services") == pytest.approx(1 / 14)  # 20 x 0.7 a second
+    t.now = 100.0
+    assert p.delay("ecs", "describe_services") == 0.0
+    for _ in range(99):
+        p.delay("ecs", "describe_services")
+    assert p.delay("ecs", "describe_services") == pytest.approx(1 / 20)  # back to full rate
+    p.throttled("events", "put_events")  # no documented quota: nothing to slow
 
 
 def test_operations_share_their_category_and_only_it() -> None:
@@ -116,5 +138,8 @@ def test_metrics_count_the_seconds_spent_waiting() -> None:
     metrics = Metrics()
     metrics.observe_calls(client)
     client.pacer.waited = 2.0
+    client.retries["ecs:describe_services"] = 3
     metrics.observe_calls(client)
     assert metrics.registry.get_sample_value("reconciler_aws_paced_seconds_total") == 2.0
+    assert metrics.registry.get_sample_value(
+        "reconciler_aws_api_retries_total", {"operation": "ecs:describe_services"}) == 3
