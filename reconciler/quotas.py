@@ -66,23 +66,20 @@ DOCUMENTED: tuple[Quota, ...] = (
 # rates, jitter on the way makes the odd call arrive early and be refused. A little below
 # them, the server's bucket keeps a few tokens in hand.
 HEADROOM = (0.9, 0.95)  # shares of the documented burst and rate this process uses
-SLOWDOWN = 0.7  # on a throttled answer, the bucket's rate is cut to this share...
-RECOVERY = 0.05  # ...and recovers this share of the full rate per second without one
 
 
 class Bucket:
     """A token bucket that lends: a call takes a token even when none is left and waits for
     it, so waiting callers keep their order and the rate holds on average. A throttled
-    answer (someone else in the account draws on the same quota) empties it and slows it."""
+    answer means AWS's bucket is empty (someone else in the account draws on the same
+    quota): ours is emptied too, so what follows waits for tokens that exist."""
 
     def __init__(self, burst: float, rate: float, now: float) -> None:
-        self.burst, self.rate, self.full_rate = burst, rate, rate
+        self.burst, self.rate = burst, rate
         self.tokens, self.last = burst, now
 
     def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self.last)
-        self.rate = min(self.full_rate, self.rate + RECOVERY * self.full_rate * elapsed)
-        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
         self.last = now
 
     def reserve(self, now: float) -> float:
@@ -94,7 +91,6 @@ class Bucket:
     def throttled(self, now: float) -> None:
         self._refill(now)
         self.tokens = min(self.tokens, 0.0)
-        self.rate = max(self.full_rate * 0.1, self.rate * SLOWDOWN)
 
 
 class Pacer:
@@ -146,7 +142,7 @@ class Pacer:
         return 0.0 if bucket is None else bucket.reserve(self._clock())
 
     def throttled(self, service: str, operation: str) -> None:
-        """AWS refused a call for want of tokens: ours are spent too, and the rate drops."""
+        """AWS refused a call for want of tokens: ours are spent too."""
         bucket = self._bucket(service, operation)
         if bucket is not None:
             bucket.throttled(self._clock())
