@@ -128,6 +128,8 @@ class Aws:
             if self.pacer is not None:
                 await self.pacer.wait(service, operation)
             async with self._slot(priority):
+                if self.pacer is not None:
+                    await self.pacer.sending(service, operation)
                 try:
                     loop = asyncio.get_running_loop()
                     result: dict[str, Any] = await loop.run_in_executor(

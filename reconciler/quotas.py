@@ -111,7 +111,11 @@ class Pacer:
         self._burst_share, self._rate_share = scale * headroom[0], scale * headroom[1]
         self._clock = clock
         self._sleep = sleep
-        self._buckets: dict[tuple[str, str], Bucket] = {}
+        # Two buckets per quota: calls queue for a token before they queue for a slot in
+        # flight ("ahead"), so a paced operation does not sit in the slots others need; and
+        # take one again when they really leave ("sending"), since a slot may hold them back
+        # and then let several go at once, while AWS counts arrivals.
+        self._buckets: dict[tuple[str, str, str], Bucket] = {}
         self.waited = 0.0  # call-seconds spent waiting for tokens, summed over calls
         self.longest = 0.0  # the longest any one call waited
 
@@ -125,34 +129,44 @@ class Pacer:
                 return q
         return None
 
-    def _bucket(self, service: str, operation: str) -> Bucket | None:
+    def _bucket(self, service: str, operation: str, stage: str) -> Bucket | None:
         q = self.quota(service, operation)
         if q is None:
             return None
-        key = (service, operation if q.per_operation else q.name)
+        key = (stage, service, operation if q.per_operation else q.name)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = Bucket(q.burst * self._burst_share,
                                                  q.rate * self._rate_share, self._clock())
         return bucket
 
-    def delay(self, service: str, operation: str) -> float:
+    def delay(self, service: str, operation: str, stage: str = "ahead") -> float:
         """Reserve a token for one call; the seconds to wait before making it."""
-        bucket = self._bucket(service, operation)
+        bucket = self._bucket(service, operation, stage)
         return 0.0 if bucket is None else bucket.reserve(self._clock())
 
     def throttled(self, service: str, operation: str) -> None:
         """AWS refused a call for want of tokens: ours are spent too."""
-        bucket = self._bucket(service, operation)
-        if bucket is not None:
-            bucket.throttled(self._clock())
+        for stage in ("ahead", "sending"):
+            bucket = self._bucket(service, operation, stage)
+            if bucket is not None:
+                bucket.throttled(self._clock())
 
-    async def wait(self, service: str, operation: str) -> None:
-        seconds = self.delay(service, operation)
+    async def _wait(self, service: str, operation: str, stage: str) -> None:
+        seconds = self.delay(service, operation, stage)
         if seconds > 0:
             self.waited += seconds
             self.longest = max(self.longest, seconds)
             await self._sleep(seconds)
+
+    async def wait(self, service: str, operation: str) -> None:
+        """Before queueing for a slot in flight: the call's turn under the quota."""
+        await self._wait(service, operation, "ahead")
+
+    async def sending(self, service: str, operation: str) -> None:
+        """In its slot, just before the request leaves: rarely a wait, only when slots held
+        calls back and now let them go together."""
+        await self._wait(service, operation, "sending")
 
 
 def scale_from(value: str | None) -> float | None:
