@@ -101,13 +101,21 @@ def validate(value: Any, shape: Shape, path: Path_ = ()) -> list[tuple[Path_, st
 
 
 def project(value: Any, shape: Shape) -> Any:
-    """Keep only what `shape` knows: turns a describe response into the request's shape."""
-    if isinstance(shape, StructureShape) and isinstance(value, dict):
-        return {k: project(v, shape.members[k]) for k, v in value.items() if k in shape.members}
-    if isinstance(shape, ListShape) and isinstance(value, list):
-        return [project(v, shape.member) for v in value]
-    if isinstance(shape, MapShape) and isinstance(value, dict):
-        return {k: project(v, shape.value) for k, v in value.items()}
+    """Keep only what `shape` knows: turns a describe response into the request's shape.
+    Scalars are taken as they are, without a call each (thousands of responses a pass)."""
+    if isinstance(value, dict):
+        if isinstance(shape, StructureShape):
+            members = shape.members
+            return {k: project(v, members[k]) if isinstance(v, (dict, list)) else v
+                    for k, v in value.items() if k in members}
+        if isinstance(shape, MapShape):
+            inner = shape.value
+            return {k: project(v, inner) if isinstance(v, (dict, list)) else v
+                    for k, v in value.items()}
+        return value
+    if isinstance(value, list) and isinstance(shape, ListShape):
+        inner = shape.member
+        return [project(v, inner) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
