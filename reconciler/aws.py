@@ -56,7 +56,9 @@ class AwsError(Exception):
 
 
 class Aws:
-    """boto3 behind a semaphore. Clients are built once (they are thread-safe and costly)."""
+    """boto3 behind the pacer and a bounded number of slots in flight, retrying what
+    botocore's standard policy calls retryable. Clients are built once (they are thread-safe
+    and costly)."""
 
     def __init__(
         self,
