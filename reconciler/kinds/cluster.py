@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from reconciler import schema
-from reconciler.aws import Aws, gather_limited
+from reconciler.aws import Aws
 from reconciler.kinds.base import Context, Kind, Live, tag_map
 from reconciler.manifest import Manifest, ResourceKey
 from reconciler.normalize import (
@@ -112,15 +112,15 @@ class Cluster(Kind):
         )
 
     async def _describe(self, aws: Aws, names: Sequence[str]) -> list[Live]:
-        batches = [names[i : i + DESCRIBE_BATCH] for i in range(0, len(names), DESCRIBE_BATCH)]
+        """Clusters by name or ARN, 100 a call."""
+        async def fetch(batch: list[str]) -> dict[str, Live]:
+            resp = await aws.call("ecs", "describe_clusters", clusters=batch, include=INCLUDE)
+            lives = [self.to_live(c) for c in resp.get("clusters", [])
+                     if c.get("status") in ("ACTIVE", "PROVISIONING")]
+            return {**{lv.key.name: lv for lv in lives}, **{lv.arn: lv for lv in lives}}
 
-        async def one(batch: Sequence[str]) -> list[Live]:
-            resp = await aws.call("ecs", "describe_clusters", clusters=list(batch), include=INCLUDE)
-            return [self.to_live(c) for c in resp.get("clusters", [])
-                    if c.get("status") in ("ACTIVE", "PROVISIONING")]
-
-        results = await gather_limited(*(one(b) for b in batches))
-        return [live for chunk in results for live in chunk]
+        found = await aws.batched("ecs:describe_clusters", names, DESCRIBE_BATCH, fetch)
+        return list(found.values())
 
     async def fetch(
         self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,

@@ -286,23 +286,23 @@ class Service(Kind):
         )
 
     async def _describe(self, aws: Aws, cluster: str, names: Sequence[str]) -> list[Live]:
-        batches = [names[i : i + DESCRIBE_BATCH] for i in range(0, len(names), DESCRIBE_BATCH)]
-
-        async def one(batch: Sequence[str]) -> list[Live]:
+        """ACTIVE services of one cluster by name, 10 a call; none when the cluster is gone."""
+        async def fetch(batch: list[str]) -> dict[str, Live]:
             try:
                 resp = await aws.call(
-                    "ecs", "describe_services", cluster=cluster, services=list(batch),
+                    "ecs", "describe_services", cluster=cluster, services=batch,
                     include=["TAGS"],
                 )
             except Exception as exc:
                 if "ClusterNotFound" in str(exc):
-                    return []
+                    return {}
                 raise
-            return [self.to_live(s) for s in resp.get("services", [])
-                    if s.get("status") == "ACTIVE"]
+            return {s["serviceName"]: self.to_live(s) for s in resp.get("services", [])
+                    if s.get("status") == "ACTIVE"}
 
-        results = await gather_limited(*(one(b) for b in batches))
-        return [live for chunk in results for live in chunk]
+        found = await aws.batched(f"ecs:describe_services:{cluster}", names, DESCRIBE_BATCH,
+                                  fetch)
+        return list(found.values())
 
     async def fetch(
         self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
