@@ -48,12 +48,11 @@ def validate(value: Any, shape: Shape, path: Path_ = ()) -> list[tuple[Path_, st
     memory are strings in the model but commonly written as numbers)."""
     errors: list[tuple[Path_, str]] = []
     t = shape.type_name
-    where = _show(path)
     if value is None:
-        return [(path, f"{where}: must not be null")]
+        return [(path, f"{_show(path)}: must not be null")]
     if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
-            return [(path, f"{where}: expected a mapping, got {_type_name(value)}")]
+            return [(path, f"{_show(path)}: expected a mapping, got {_type_name(value)}")]
         for key, item in value.items():
             if key not in shape.members:
                 known = ", ".join(sorted(shape.members))
@@ -62,40 +61,40 @@ def validate(value: Any, shape: Shape, path: Path_ = ()) -> list[tuple[Path_, st
             errors.extend(validate(item, shape.members[key], (*path, key)))
         for req in shape.required_members:
             if req not in value:
-                errors.append((path, f"{where}: missing required field {req!r}"))
+                errors.append((path, f"{_show(path)}: missing required field {req!r}"))
         return errors
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
-            return [(path, f"{where}: expected a list, got {_type_name(value)}")]
+            return [(path, f"{_show(path)}: expected a list, got {_type_name(value)}")]
         for i, item in enumerate(value):
             errors.extend(validate(item, shape.member, (*path, i)))
         return errors
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
-            return [(path, f"{where}: expected a mapping, got {_type_name(value)}")]
+            return [(path, f"{_show(path)}: expected a mapping, got {_type_name(value)}")]
         for key, item in value.items():
             if not isinstance(key, str):
-                errors.append(((*path, key), f"{where}: keys must be strings"))
+                errors.append(((*path, key), f"{_show(path)}: keys must be strings"))
             errors.extend(validate(item, shape.value, (*path, key)))
         return errors
     if t == "string":
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return [(path, f"{where}: expected a string, got {_type_name(value)}")]
+            return [(path, f"{_show(path)}: expected a string, got {_type_name(value)}")]
         enum = getattr(shape, "enum", None) or []
         if enum and str(value) not in enum:
-            return [(path, f"{where}: {value!r} is not one of {', '.join(enum)}")]
+            return [(path, f"{_show(path)}: {value!r} is not one of {', '.join(enum)}")]
         return []
     if t in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
-            return [(path, f"{where}: expected an integer, got {_type_name(value)} {value!r}")]
+            return [(path, f"{_show(path)}: expected an integer, got {_type_name(value)} {value!r}")]
         return []
     if t in ("double", "float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return [(path, f"{where}: expected a number, got {_type_name(value)} {value!r}")]
+            return [(path, f"{_show(path)}: expected a number, got {_type_name(value)} {value!r}")]
         return []
     if t == "boolean":
         if not isinstance(value, bool):
-            return [(path, f"{where}: expected true or false, got {_type_name(value)} {value!r}")]
+            return [(path, f"{_show(path)}: expected true or false, got {_type_name(value)} {value!r}")]
         return []
     return []
 

@@ -77,6 +77,7 @@ nested: {deep: [{name: x, values: [1, {y: z}]}]}
 empty: {}
 none_list: []
 quoted: "yes"
+same_text: [true, 'true', "true", 1.5, '1.5', ~, '~', 2026-11-22, '2026-11-22']
 ---
 - top
 - level: list
@@ -84,10 +85,11 @@ quoted: "yes"
 
 
 def _reference(text: str) -> list[tuple[object, dict[tuple[object, ...], int]]]:
-    """PyYAML's own constructor and a separate walk for the lines: what _build must equal."""
-    from reconciler.manifest import _Loader, _walk_lines
+    """PyYAML's own loader (without the tag memo) and constructor, and a separate walk for
+    the lines: what _build must equal."""
+    from reconciler.manifest import _BaseLoader, _walk_lines
 
-    loader = _Loader(text)
+    loader = _BaseLoader(text)
     out = []
     try:
         while loader.check_node():
