@@ -3,20 +3,21 @@ N = 1,000 and printed, never asserted here)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from bench import goals
 from bench.fleet import write_fleet
 from bench.proxy import AwsQuotas
-from bench.run import lower_bound, quota_floor
+from bench.run import Row, lower_bound, quota_floor
 from tests.conftest import REPO
 
 
-def test_fleet_shares(tmp_path: object) -> None:
-    from pathlib import Path
-
+def test_fleet_shares(tmp_path: Path) -> None:
     counts = write_fleet(Path(str(tmp_path)) / "f", 1000)
     assert counts == {"services": 1000, "taskDefinitions": 1000, "scheduledTasks": 300,
                       "scalableTargets": 500, "clusters": 1, "resources": 2801}
@@ -37,17 +38,64 @@ def test_the_proxy_refuses_what_exceeds_a_documented_bucket_as_aws_does() -> Non
     assert [quotas.admit(target) for _ in range(3)] == [True, True, False]
 
 
+def _row(scenario: str, seconds: float, *, calls: int = 100, bound: float = 0.0,
+         throttled: int = 0, writes: int = 0, changes: int = 0, rss: float = 100.0) -> Row:
+    return Row(1000, scenario, seconds, {"ecs:describe_services": calls}, calls, throttled,
+               2801, rss, writes, changes, bound, {"runs": [seconds]})
+
+
+def test_goal_verdicts_at_the_goal_size() -> None:
+    rows = [_row("cold diff, quotas off", 8.8, calls=2236, bound=7.0),
+            _row("naive baseline", 192.0, calls=3601),
+            _row("cold diff", 51.3, calls=2236, bound=47.5),
+            _row("steady resync", 7.3, calls=1245),
+            _row("cold diff, 20% throttled", 72.0, calls=2236, throttled=565)]
+    found = goals.verdicts(rows, 0.05, {1000: 47.5})
+    by = {v.goal: v for v in found}
+    free = by["cold diff without quotas, x the latency bound"]
+    assert free.applies and not free.met and free.measured == pytest.approx(8.8 / 7.0, abs=1e-3)
+    assert by["cold diff without quotas, x faster than naive"].met
+    assert by["cold diff under the documented quotas, x max(latency bound, quota floor)"].met
+    quota_speedup = by["cold diff under the documented quotas, x faster than naive"]
+    # 192 s naive against a 47.5 s floor: 4.0x at best for any client, so shown, not judged
+    assert not quota_speedup.met and not quota_speedup.applies
+    assert "no client can do better than 4.0x" in quota_speedup.detail
+    assert by["steady resync, API calls per managed resource"].met
+    assert by["steady resync, write calls"].met and by["controller peak RSS, MB"].met
+    assert by["20% throttled: throttled answers absorbed"].met
+    assert goals.missed(found) == [free]
+    assert "NOT MET" in free.line() and "for information" in quota_speedup.line()
+
+
+def test_goal_verdicts_fail_on_writes_a_different_plan_and_other_sizes_only_inform() -> None:
+    rows = [_row("cold diff", 10.0, bound=9.0, changes=0, throttled=3),
+            _row("steady resync", 1.0, calls=1500, writes=2, rss=250.0),
+            _row("cold diff, 20% throttled", 12.0, changes=4)]
+    found = goals.verdicts(rows, 0.05, {})
+    assert {v.goal for v in goals.missed(found)} == {
+        "cold diff under the documented quotas, x max(latency bound, quota floor)",
+        "steady resync, API calls per managed resource", "steady resync, write calls",
+        "controller peak RSS, MB", "20% throttled: throttled answers absorbed"}
+    assert not goals.missed(goals.verdicts(rows, 0.01, {}))  # goals are set at 50 ms
+
+
 @pytest.mark.bench
-def test_bench_runs_on_a_small_fleet() -> None:
+def test_bench_runs_on_a_small_fleet(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--sizes", "4", "--latency", "0.001",
-                           "--throttle", "0.2"], capture_output=True, text=True, cwd=REPO,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+                           "--throttle", "0.2", "--json", str(report), "--check"],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]  # --check: no goal is set at N=4
     out = proc.stdout
     for scenario in ("cold diff", "cold diff, quotas off", "steady resync", "naive baseline",
                      "cold diff, 20% throttled"):
         assert f"4 {scenario} " in " ".join(out.split()), scenario
-    assert "result identical" in out
-    assert "0 writes (goal 0)" in out
-    assert "0 throttled answers (goal: none)" in out
+    assert "N=4: 20% throttled: throttled answers absorbed" in out
+    assert "N=4: steady resync, write calls: 0 (goal = 0) - for information" in out
     assert "documented-quota floor" in out
+    data = json.loads(report.read_text())
+    assert {r["scenario"] for r in data["rows"]} >= {"cold diff", "steady resync"}
+    by = {v["goal"]: v for v in data["goals"]}
+    assert by["steady resync, write calls"]["met"] and not by["steady resync, write calls"][
+        "applies"]
+    assert by["20% throttled: throttled answers absorbed"]["met"]
