@@ -69,6 +69,12 @@ def verdicts(rows: Sequence[Measured], latency: float, quota_floor: dict[int, fl
             runs = ", ".join(f"{x:.2f}" for x in free.extra.get("runs", []))
             add("cold diff without quotas, x the latency bound", ratio, 1.25, "<=", ratio <= 1.25,
                 f"median of {runs} s against {free.bound:.3g} s")
+        client = by.get((n, "boto3 client floor"))
+        if free and client:
+            add("cold diff without quotas, x the boto3 client floor", free.seconds / client.seconds,
+                None, "", True, f"plain boto3 threads make the same {client.total_calls} calls "
+                f"in {client.seconds:.2f} s: what the latency bound leaves out, Python and "
+                "botocore on this machine", applies=False)
         if free and naive:
             speedup = naive.seconds / free.seconds
             add("cold diff without quotas, x faster than naive", speedup, 10, ">=",

@@ -30,6 +30,7 @@ from typing import Any
 from bench import fleet, goals
 from bench.fleet import GROUPS, SUBNETS, write_fleet
 from bench.proxy import AwsQuotas, Proxy
+from bench.scenario import CALL_LOG
 from reconciler.aws import DEFAULT_MAX_IN_FLIGHT
 from reconciler.quotas import DOCUMENTED, Pacer, Quota
 
@@ -134,12 +135,16 @@ def _env(endpoint: str, quotas: str = "off") -> dict[str, str]:
 
 
 def scenario(name: str, root: Path, endpoint: str, on_warm: Any = None,
-             quotas: str = "off") -> dict[str, Any]:
+             quotas: str = "off", call_log: Path | None = None) -> dict[str, Any]:
     """Run one scenario process; `on_warm` runs when a warm-up pass is done (the steady
-    scenario waits for it before its measured pass)."""
+    scenario waits for it before its measured pass). `call_log`: where a cold diff writes
+    down its calls and the client floor reads them."""
+    env = _env(endpoint, quotas)
+    if call_log is not None:
+        env[CALL_LOG] = str(call_log)
     proc = subprocess.Popen([sys.executable, "-m", "bench.scenario", name, str(root)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env(endpoint, quotas), cwd=REPO)
+                            text=True, env=env, cwd=REPO)
     assert proc.stdout is not None and proc.stdin is not None
     last = ""
     for line in proc.stdout:
@@ -174,6 +179,7 @@ def plans(n: int, throttle: float, naive_limit: int) -> list[Plan]:
     out = [
         Plan("cold diff", "cold"),
         Plan("cold diff, quotas off", "cold", quotas="off", enforced=False, repeat=True),
+        Plan("boto3 client floor", "floor", quotas="off", enforced=False, repeat=True),
         Plan("steady resync", "steady"),
     ]
     if n <= naive_limit:
@@ -205,22 +211,26 @@ def measure(n: int, latency: float, throttle: float, naive_limit: int,
             bound, _unavoidable = lower_bound(sizes, latency, DEFAULT_MAX_IN_FLIGHT)
             floor, _bucket = quota_floor(sizes)
             todo = plans(n, throttle, naive_limit)
-            for name in sorted({p.scenario for p in todo}):  # record moto's answers once
+            call_log = Path(tmp) / "calls.json"
+            # Record moto's answers once; the cold diff also writes down its calls, which
+            # the client floor makes again, so it goes first.
+            for name in sorted({p.scenario for p in todo}, key=lambda x: (x != "cold", x)):
                 proxy.reset(replay=False, latency=0.0)
-                scenario(name, root, endpoint, on_warm=lambda: None)
+                scenario(name, root, endpoint, on_warm=lambda: None, call_log=call_log)
             proxy.reset(latency=latency)
             for p in todo:
                 samples = []
                 for _ in range(repeat if p.repeat else 1):
                     proxy.reset(p.throttle, quotas=p.enforced)
                     out = scenario(p.scenario, root, endpoint, quotas=p.quotas,
-                                   on_warm=lambda p=p: proxy.reset(p.throttle, quotas=p.enforced))
+                                   on_warm=lambda p=p: proxy.reset(p.throttle, quotas=p.enforced),
+                                   call_log=call_log if p.scenario == "floor" else None)
                     samples.append((out, sum(proxy.proxy.requests.values()),
                                     sum(proxy.proxy.throttled.values())))
                 samples.sort(key=lambda x: float(x[0]["seconds"]))
                 out, http, throttled = samples[len(samples) // 2]  # the median run
                 row_bound = 0.0
-                if p.scenario == "cold":
+                if p.scenario in ("cold", "floor"):
                     row_bound = bound if p.quotas == "off" else max(bound, floor)
                 rows.append(Row(n, p.label, out["seconds"], out["calls"], http, throttled,
                                 sizes["resources"], out["rss_mb"], out["writes"],

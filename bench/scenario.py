@@ -1,20 +1,25 @@
 """One measured scenario, run in a fresh process so its time, calls and peak memory are its
-own: `python -m bench.scenario {cold|steady|naive|apply} ROOT` prints one JSON line."""
+own: `python -m bench.scenario {cold|steady|naive|floor|apply} ROOT` prints one JSON line."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from reconciler.aws import Aws
+from reconciler.aws import DEFAULT_MAX_IN_FLIGHT, Aws
 from reconciler.validate import load_tree
 
 READS = ("describe_", "list_", "get_")
+# Where a cold diff writes down every call it made, for the client floor to make again.
+CALL_LOG = "BENCH_CALL_LOG"
 
 
 def _rss_mb() -> float:
@@ -35,11 +40,49 @@ async def cold(root: Path) -> dict[str, Any]:
     from reconciler.engine import plan_path
 
     aws = Aws()
+    made = _record_calls(aws) if os.environ.get(CALL_LOG) else None
     started = time.perf_counter()
     planned = await plan_path(aws, root)
     seconds = time.perf_counter() - started
+    if made is not None:
+        Path(os.environ[CALL_LOG]).write_text(json.dumps(made))
     return {"seconds": seconds, "calls": dict(aws.calls), "changes": len(planned.plan.pending),
             "writes": _writes(aws), "paced": _paced(aws)}
+
+
+def _record_calls(aws: Aws) -> list[tuple[str, str, dict[str, Any]]]:
+    made: list[tuple[str, str, dict[str, Any]]] = []
+    original = aws._call
+
+    async def recording(priority: int, service: str, operation: str,
+                        params: dict[str, Any]) -> dict[str, Any]:
+        made.append((service, operation, params))
+        return await original(priority, service, operation, params)
+
+    aws._call = recording  # type: ignore[method-assign]
+    return made
+
+
+async def floor(root: Path) -> dict[str, Any]:
+    """The client floor: the calls a cold diff made (written down by `cold` under
+    BENCH_CALL_LOG), made again by plain boto3 threads, as many in flight as the reconciler
+    allows, in no order of dependency, with nothing else to do: no manifests, no plan, no
+    event loop. What Python and botocore cost on this machine, which the latency bound
+    leaves out."""
+    made = json.loads(Path(os.environ[CALL_LOG]).read_text())
+    aws = Aws(pacer=None)  # only for its clients, configured as the reconciler's are
+    clients = {service: aws.client(service) for service, _op, _params in made}
+
+    def one(call: list[Any]) -> None:
+        service, operation, params = call
+        getattr(clients[service], operation)(**params)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(DEFAULT_MAX_IN_FLIGHT) as pool:
+        list(pool.map(one, made))
+    seconds = time.perf_counter() - started
+    calls = Counter(f"{service}:{operation}" for service, operation, _params in made)
+    return {"seconds": seconds, "calls": dict(calls), "changes": 0, "writes": 0}
 
 
 async def steady(root: Path) -> dict[str, Any]:
@@ -102,7 +145,7 @@ async def apply(root: Path) -> dict[str, Any]:
             "changes": len(result.applied.outcomes), "writes": _writes(aws), "failed": failed}
 
 
-SCENARIOS = {"cold": cold, "steady": steady, "naive": naive, "apply": apply}
+SCENARIOS = {"cold": cold, "steady": steady, "naive": naive, "floor": floor, "apply": apply}
 
 
 def main() -> None:

@@ -87,13 +87,17 @@ def test_bench_runs_on_a_small_fleet(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]  # --check: no goal is set at N=4
     out = proc.stdout
-    for scenario in ("cold diff", "cold diff, quotas off", "steady resync", "naive baseline",
-                     "cold diff, 20% throttled"):
+    for scenario in ("cold diff", "cold diff, quotas off", "boto3 client floor", "steady resync",
+                     "naive baseline", "cold diff, 20% throttled"):
         assert f"4 {scenario} " in " ".join(out.split()), scenario
     assert "N=4: 20% throttled: throttled answers absorbed" in out
     assert "N=4: steady resync, write calls: 0 (goal = 0) - for information" in out
     assert "documented-quota floor" in out
+    assert "x the boto3 client floor" in out
     data = json.loads(report.read_text())
+    rows = {r["scenario"]: r for r in data["rows"]}
+    cold = rows["cold diff, quotas off"]
+    assert rows["boto3 client floor"]["calls"] == cold["calls"]  # the same calls, made again
     assert {r["scenario"] for r in data["rows"]} >= {"cold diff", "steady resync"}
     by = {v["goal"]: v for v in data["goals"]}
     assert by["steady resync, write calls"]["met"] and not by["steady resync, write calls"][
