@@ -24,7 +24,8 @@ def test_fleet_shares(tmp_path: Path) -> None:
     seconds, calls = lower_bound(counts, 0.05, 16)
     assert calls == 2236 and seconds == pytest.approx(calls / 16 * 0.05)
     # 1,000 task definition revisions through a 50-token bucket refilled at 20 a second
-    assert quota_floor(counts) == (pytest.approx(47.5), "ecs task definition read")
+    floor, bucket = quota_floor(counts)
+    assert floor == pytest.approx(47.5) and bucket == "ecs task definition read"
 
 
 def test_the_proxy_refuses_what_exceeds_a_documented_bucket_as_aws_does() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.aws import Aws
@@ -34,7 +35,7 @@ def replica(name: str, bare: Path, tmp: Path, slack: SlackReceiver) -> Controlle
 
 async def test_one_writer_and_handover(
     git_remote: tuple[Path, Path], aws: EmbeddedAws, tmp_path: Path, slack: SlackReceiver,
-    record_property: object,
+    record_property: Callable[[str, object], None],
 ) -> None:
     bare, work = git_remote
     shutil.copytree(EXAMPLES, work / "manifests")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.manifest import load_path
+from reconciler.manifest import Path_, load_path
 from tests.conftest import write
 
 TD = """apiVersion: reconciler/v1
@@ -84,7 +84,7 @@ same_text: [true, 'true', "true", 1.5, '1.5', ~, '~', 2026-11-22, '2026-11-22']
 """
 
 
-def _reference(text: str) -> list[tuple[object, dict[tuple[object, ...], int]]]:
+def _reference(text: str) -> list[tuple[object, dict[Path_, int]]]:
     """PyYAML's own loader (without the tag memo) and constructor, and a separate walk for
     the lines: what _build must equal."""
     from reconciler.manifest import _BaseLoader, _walk_lines
@@ -94,7 +94,7 @@ def _reference(text: str) -> list[tuple[object, dict[tuple[object, ...], int]]]:
     try:
         while loader.check_node():
             node = loader.get_node()
-            lines: dict[tuple[object, ...], int] = {}
+            lines: dict[Path_, int] = {}
             _walk_lines(node, (), lines)
             out.append((loader.construct_document(node), lines))
     finally:
@@ -102,7 +102,7 @@ def _reference(text: str) -> list[tuple[object, dict[tuple[object, ...], int]]]:
     return out
 
 
-def _fast(text: str) -> list[tuple[object, dict[tuple[object, ...], int]]]:
+def _fast(text: str) -> list[tuple[object, dict[Path_, int]]]:
     from reconciler.manifest import LoadError, parse_documents
 
     docs = []

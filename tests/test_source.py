@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,9 @@ async def test_credentials_never_appear_in_errors(tmp_path: Path,
     assert "hunter2-token" not in str(err.value)
 
 
-async def test_local_source_sees_a_saved_file(tmp_path: Path, record_property: object) -> None:
+async def test_local_source_sees_a_saved_file(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     root = tmp_path / "m"
     write(root, "a.yaml", "one\n")
     source = LocalSource(root)
