@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import platform
 import threading
 import time
@@ -55,6 +56,24 @@ class AwsError(Exception):
         self.code = code
 
 
+class NoRegionError(Exception):
+    """No Region configured: an error, never a silent us-east-1 (a diff there would show the
+    whole estate missing, and an apply would create it all again in the wrong Region)."""
+
+    def __init__(self) -> None:
+        super().__init__("no AWS Region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or "
+                         "region in the AWS profile)")
+
+
+def region_of(session: boto3.session.Session | None = None) -> str:
+    """The session's Region (AWS_DEFAULT_REGION or the profile), else AWS_REGION, which the
+    other AWS SDKs, the CLI v2 and ECS tasks use but botocore does not read."""
+    region = (session or boto3.session.Session()).region_name or os.environ.get("AWS_REGION")
+    if not region:
+        raise NoRegionError()
+    return str(region)
+
+
 class Aws:
     """boto3 behind the pacer and a bounded number of slots in flight, retrying what
     botocore's standard policy calls retryable. Clients are built once (they are thread-safe
@@ -98,7 +117,7 @@ class Aws:
 
     @property
     def region(self) -> str:
-        return self._session.region_name or "us-east-1"
+        return region_of(self._session)
 
     def client(self, service: str) -> Any:
         with self._lock:

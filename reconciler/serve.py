@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 
-from reconciler.aws import Aws
+from reconciler.aws import Aws, region_of
 from reconciler.controller import Controller, Settings
 from reconciler.lease import Lease
 from reconciler.notify import Notifier, sink_from_environment
@@ -42,7 +42,8 @@ class ServeOptions:
 def _secret(arn: str) -> str:
     import boto3
 
-    return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    client = boto3.client("secretsmanager", region_name=region_of())
+    return str(client.get_secret_value(SecretId=arn)["SecretString"])
 
 
 def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
