@@ -63,7 +63,7 @@ class Proxy:
     requests: Counter[str] = field(default_factory=Counter)
     throttled: Counter[str] = field(default_factory=Counter)
     replay: bool = False
-    cache: dict[tuple[str, bytes], bytes] = field(default_factory=dict)
+    cache: dict[tuple[str, str, bytes], bytes] = field(default_factory=dict)
     replayed: int = 0
     quotas: AwsQuotas | None = None
     port: int = 0
@@ -115,7 +115,7 @@ class Proxy:
                                  + str(len(THROTTLE_BODY)).encode() + b"\r\n\r\n" + THROTTLE_BODY)
                     await writer.drain()
                     continue
-                key = (op, body)
+                key = (op, _region(head), body)
                 if self.replay and key in self.cache:
                     self.replayed += 1
                     response = self.cache[key]
@@ -143,6 +143,15 @@ class Proxy:
         if not any(ln.lower().startswith(b"content-length:") for ln in lines):
             lines.append(b"Content-Length: " + str(len(payload)).encode())
         return b"\r\n".join(lines) + b"\r\n\r\n" + payload
+
+
+def _region(head: bytes) -> str:
+    """The Region the request was signed for (its answer differs by Region, its body not)."""
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"authorization:") and b"Credential=" in line:
+            scope = line.split(b"Credential=", 1)[1].split(b",", 1)[0].split(b"/")
+            return scope[2].decode() if len(scope) > 2 else ""
+    return ""
 
 
 def _is_read(op: str) -> bool:

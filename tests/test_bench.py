@@ -104,3 +104,13 @@ def test_bench_runs_on_a_small_fleet(tmp_path: Path) -> None:
     assert by["steady resync, write calls"]["met"] and not by["steady resync, write calls"][
         "applies"]
     assert by["20% throttled: throttled answers absorbed"]["met"]
+
+
+def test_the_proxy_replays_an_answer_only_to_the_region_it_came_from() -> None:
+    from bench.proxy import _region
+
+    head = (b"POST / HTTP/1.1\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.ListClusters\r\n"
+            b"Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261122/eu-west-3/ecs/aws4_request, "
+            b"SignedHeaders=host, Signature=abc\r\n\r\n")
+    assert _region(head) == "eu-west-3"
+    assert _region(b"POST / HTTP/1.1\r\n\r\n") == ""
