@@ -42,8 +42,8 @@ class ServeOptions:
 def _secret(arn: str) -> str:
     import boto3
 
-    client = boto3.client("secretsmanager", region_name=region_of())
-    return str(client.get_secret_value(SecretId=arn)["SecretString"])
+    session = boto3.session.Session(region_name=region_of())
+    return str(session.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
 
 
 def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
