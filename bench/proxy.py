@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from botocore import xform_name
 
-from reconciler.quotas import DOCUMENTED, Pacer
+from reconciler.aws.quotas import DOCUMENTED, Pacer
 
 THROTTLE_BODY = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
 SERVICES = {"AmazonEC2ContainerServiceV20141113": "ecs", "AWSEvents": "events",

@@ -31,8 +31,8 @@ from bench import fleet, goals
 from bench.fleet import GROUPS, SUBNETS, write_fleet
 from bench.proxy import AwsQuotas, Proxy
 from bench.scenario import CALL_LOG
-from reconciler.aws import DEFAULT_MAX_IN_FLIGHT
-from reconciler.quotas import DOCUMENTED, Pacer, Quota
+from reconciler.aws.client import DEFAULT_MAX_IN_FLIGHT
+from reconciler.aws.quotas import DOCUMENTED, Pacer, Quota
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from reconciler.aws import DEFAULT_MAX_IN_FLIGHT, Aws
-from reconciler.validate import load_tree
+from reconciler.aws.client import DEFAULT_MAX_IN_FLIGHT, Aws
+from reconciler.core.validate import load_tree
 
 READS = ("describe_", "list_", "get_")
 # Where a cold diff writes down every call it made, for the client floor to make again.
@@ -37,7 +37,7 @@ def _paced(aws: Aws) -> float:
 
 async def cold(root: Path) -> dict[str, Any]:
     """`reconciler diff` from a new process: no cache at all."""
-    from reconciler.engine import plan_path
+    from reconciler.sync.run import plan_path
 
     aws = Aws()
     made = _record_calls(aws) if os.environ.get(CALL_LOG) else None
@@ -87,9 +87,9 @@ async def floor(root: Path) -> dict[str, Any]:
 
 async def steady(root: Path) -> dict[str, Any]:
     """A controller resync pass with a warm cache and nothing changed."""
-    from reconciler.controller import Controller, Settings
-    from reconciler.notify import Notifier, TerminalSink
-    from reconciler.source import LocalSource
+    from reconciler.controller.loop import Controller, Settings
+    from reconciler.edges.git import LocalSource
+    from reconciler.edges.slack import Notifier, TerminalSink
 
     aws = Aws()
     controller = Controller(LocalSource(root), aws, Notifier(TerminalSink(lambda _s: None)),
@@ -134,7 +134,7 @@ async def naive(root: Path) -> dict[str, Any]:
 
 async def apply(root: Path) -> dict[str, Any]:
     """Set-up: create the fleet (not measured against goals)."""
-    from reconciler.engine import apply_path
+    from reconciler.sync.run import apply_path
 
     aws = Aws(max_in_flight=32)
     started = time.perf_counter()

@@ -55,7 +55,7 @@ def ecs(aws: EmbeddedAws) -> Any:
 
 def seed_for(server: EmbeddedAws, root: Path) -> None:
     """Create the subnets and security groups a manifests tree names (they exist on AWS)."""
-    from reconciler.manifest import load_path
+    from reconciler.core.manifest import load_path
 
     specs = [m.spec for m in load_path(root).manifests]
     subnets, groups = network_ids(specs)
@@ -202,7 +202,7 @@ def push(work: Path, message: str) -> str:
 
 async def ensure_lease_table(aws: Any, table: str) -> None:
     """The lease table (the CloudFormation bootstrap creates it on AWS)."""
-    from reconciler.aws import AwsError
+    from reconciler.aws.client import AwsError
 
     try:
         await aws.call("dynamodb", "describe_table", TableName=table)

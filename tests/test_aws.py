@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler import __version__
-from reconciler.aws import Aws
+from reconciler.aws.client import Aws
 from reconciler.embedded import EmbeddedAws
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.validate import load_tree
 from reconciler.embedded import EmbeddedAws
-from reconciler.validate import load_tree
 from tests.conftest import cli, cli_json, write
 
 
@@ -93,8 +93,8 @@ def test_apply_twice_changes_nothing(examples: Path, ecs: Any) -> None:
 def test_apply_twice_makes_no_write_call(examples: Path) -> None:
     import asyncio
 
-    from reconciler.aws import Aws
-    from reconciler.engine import apply_path
+    from reconciler.aws.client import Aws
+    from reconciler.sync.run import apply_path
 
     assert cli("apply", str(examples)).exit_code == 0
     aws = Aws()
@@ -108,9 +108,9 @@ def test_interrupted_apply_converges_without_duplicates(examples: Path, ecs: Any
     """Killed after the task definitions were registered: the next run only does the rest."""
     import asyncio
 
-    from reconciler.apply import apply_plan
-    from reconciler.aws import Aws
-    from reconciler.engine import plan_path
+    from reconciler.aws.client import Aws
+    from reconciler.sync.apply import apply_plan
+    from reconciler.sync.run import plan_path
 
     aws = Aws()
     planned = asyncio.run(plan_path(aws, examples))

@@ -16,13 +16,13 @@ from typing import Any
 import boto3
 import pytest
 
-from reconciler.aws import Aws
-from reconciler.controller import Controller, Settings
+from reconciler.aws.client import Aws
+from reconciler.controller.loop import Controller, Settings
+from reconciler.edges.git import GitSource
+from reconciler.edges.http import make_app, start
+from reconciler.edges.slack import Alert, Notifier, WebhookSink
+from reconciler.edges.webhook import sign
 from reconciler.embedded import EmbeddedAws
-from reconciler.notify import Alert, Notifier, WebhookSink
-from reconciler.server import make_app, start
-from reconciler.source import GitSource
-from reconciler.webhook import sign
 from tests.conftest import EXAMPLES, REGION, SlackReceiver, push, seed_for
 
 SECRET = "s3cret-webhook"
@@ -350,8 +350,8 @@ async def test_failed_rollout_is_alerted_once(
 
 
 def test_slack_url_from_secrets_manager(aws: EmbeddedAws, slack: SlackReceiver) -> None:
-    from reconciler.notify import sink_from_environment
-    from reconciler.serve import _secret
+    from reconciler.controller.wiring import _secret
+    from reconciler.edges.slack import sink_from_environment
 
     sm = boto3.client("secretsmanager", region_name=REGION)
     arn = sm.create_secret(Name="slack-url", SecretString=slack.webhook_url)["ARN"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from reconciler.embedded import EmbeddedAws
-from reconciler.iam import actions_in_code
 from tests.conftest import REPO, cli, cli_json, seed_for
+from tests.support_iam import actions_in_code
 
 DEPLOY = REPO / "deploy"
 POLICY = DEPLOY / "iam-policy.json"

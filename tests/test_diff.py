@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.diff import ABSENT, compare, top_fields
+from reconciler.core.diff import ABSENT, compare, top_fields
 
 
 def test_equal_documents_have_no_change() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.diff import ABSENT, FieldChange
-from reconciler.drift import DriftTracker, fingerprint
-from reconciler.manifest import ResourceKey
+from reconciler.core.diff import ABSENT, FieldChange
+from reconciler.core.drift import DriftTracker, fingerprint
+from reconciler.core.manifest import ResourceKey
 
 KEY = ResourceKey("Service", "api", "c")
 CHANGE = [FieldChange(("enableExecuteCommand",), ABSENT, True)]

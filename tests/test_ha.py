@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.aws import Aws
-from reconciler.controller import Controller, Settings
+from reconciler.aws.client import Aws
+from reconciler.controller.lease import Lease
+from reconciler.controller.loop import Controller, Settings
+from reconciler.edges.git import GitSource
+from reconciler.edges.slack import Notifier, WebhookSink
 from reconciler.embedded import EmbeddedAws
-from reconciler.lease import Lease
-from reconciler.notify import Notifier, WebhookSink
-from reconciler.source import GitSource
 from tests.conftest import EXAMPLES, SlackReceiver, ensure_lease_table, push, seed_for
 from tests.test_controller import wait_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.ignore import PatternError, collect, matches, overlay, parse, remove, show
+from reconciler.core.ignore import PatternError, collect, matches, overlay, parse, remove, show
 
 
 def test_parse() -> None:

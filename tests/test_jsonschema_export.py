@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from reconciler.jsonschema_export import manifest_schema
-from reconciler.manifest import manifest_files
+from reconciler.core.editor_schema import manifest_schema
+from reconciler.core.manifest import manifest_files
 from tests.conftest import EXAMPLES, MANIFESTS, cli
 
 COMMITTED = MANIFESTS / "reconciler.schema.json"

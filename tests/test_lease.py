@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.aws import Aws
+from reconciler.aws.client import Aws
+from reconciler.controller.lease import Lease
 from reconciler.embedded import EmbeddedAws
-from reconciler.lease import Lease
 from tests.conftest import ensure_lease_table
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.manifest import Path_, load_path
+from reconciler.core.manifest import Path_, load_path
 from tests.conftest import write
 
 TD = """apiVersion: reconciler/v1
@@ -87,7 +87,7 @@ same_text: [true, 'true', "true", 1.5, '1.5', ~, '~', 2026-11-22, '2026-11-22']
 def _reference(text: str) -> list[tuple[object, dict[Path_, int]]]:
     """PyYAML's own loader (without the tag memo) and constructor, and a separate walk for
     the lines: what _build must equal."""
-    from reconciler.manifest import _BaseLoader, _walk_lines
+    from reconciler.core.manifest import _BaseLoader, _walk_lines
 
     loader = _BaseLoader(text)
     out = []
@@ -103,7 +103,7 @@ def _reference(text: str) -> list[tuple[object, dict[Path_, int]]]:
 
 
 def _fast(text: str) -> list[tuple[object, dict[Path_, int]]]:
-    from reconciler.manifest import LoadError, parse_documents
+    from reconciler.core.manifest import LoadError, parse_documents
 
     docs = []
     for item in parse_documents(text, "t.yaml"):
@@ -147,14 +147,14 @@ def test_fast_yaml_building_equals_pyyaml_on_every_yaml_file_here() -> None:
 
 
 def test_an_unhashable_key_is_an_error_naming_its_line() -> None:
-    from reconciler.manifest import LoadError, parse_documents
+    from reconciler.core.manifest import LoadError, parse_documents
 
     [err] = list(parse_documents("a: 1\n? [complex, key]\n: value\n", "t.yaml"))
     assert isinstance(err, LoadError) and err.line == 2 and "unhashable" in err.message
 
 
 def test_an_anchor_used_inside_itself_is_an_error_not_a_crash() -> None:
-    from reconciler.manifest import LoadError, parse_documents
+    from reconciler.core.manifest import LoadError, parse_documents
 
     [err] = list(parse_documents("kind: Service\nspec: &r\n  self: *r\n", "t.yaml"))
     assert isinstance(err, LoadError) and "inside itself" in err.message and err.line == 2

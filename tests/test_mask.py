@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.mask import MASK, mask, mask_text
+from reconciler.core.mask import MASK, mask, mask_text
 
 
 def test_secrets_map_is_masked() -> None:

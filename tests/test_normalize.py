@@ -6,14 +6,14 @@ import copy
 
 import pytest
 
-from reconciler.kinds import REGISTRY
-from reconciler.normalize import (
+from reconciler.core.normalize import (
     Rule,
     cpu_units,
     drop_server_chosen,
     memory_units,
     prune_empty,
 )
+from reconciler.kinds import REGISTRY
 
 ALL_RULES: list[tuple[str, Rule]] = [
     (kind.kind, rule) for kind in REGISTRY.values() for rule in kind.rules
@@ -117,7 +117,7 @@ def test_server_chosen_is_dropped_only_when_omitted(kind: str, path: str) -> Non
 
 def test_fields_that_are_not_server_chosen_are_drift_when_omitted() -> None:
     """ECS Exec or a public IP turned on by hand is drift although the manifest omits it."""
-    from reconciler.diff import compare
+    from reconciler.core.diff import compare
 
     svc = REGISTRY["Service"]
     desired = svc.normalize({"taskDefinition": "web:1"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reconciler.notify import Alert, BotSink, Notifier, WebhookSink
+from reconciler.edges.slack import Alert, BotSink, Notifier, WebhookSink
 from tests.conftest import SlackReceiver
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from tests.conftest import REPO
 
-PURE = ["reconciler.manifest", "reconciler.normalize", "reconciler.ignore", "reconciler.diff",
-        "reconciler.mask", "reconciler.config", "reconciler.schema"]
+PURE = ["reconciler.core.manifest", "reconciler.core.normalize", "reconciler.core.ignore",
+        "reconciler.core.diff", "reconciler.core.mask", "reconciler.core.config",
+        "reconciler.core.model"]
 
 
 @pytest.mark.parametrize("module", PURE)

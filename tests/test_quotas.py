@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 
-from reconciler.aws import Aws
-from reconciler.quotas import DOCUMENTED, Pacer, pacer_from_env, scale_from
+from reconciler.aws.client import Aws
+from reconciler.aws.quotas import DOCUMENTED, Pacer, pacer_from_env, scale_from
 from tests.conftest import REGION
 
 
@@ -140,7 +140,7 @@ async def test_the_adapter_waits_its_turn_without_failing(aws: Any) -> None:
 
 
 def test_metrics_count_the_seconds_spent_waiting() -> None:
-    from reconciler.metrics import Metrics
+    from reconciler.controller.metrics import Metrics
 
     t = FakeTime()
     client = Aws(pacer=_pacer(t))

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from reconciler import retry
-from reconciler.aws import Aws, AwsError
-from reconciler.quotas import Pacer
+from reconciler.aws import retry
+from reconciler.aws.client import Aws, AwsError
+from reconciler.aws.quotas import Pacer
 
 
 def _client_error(code: str, status: int) -> ClientError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reconciler.slots import PrioritySlots
+from reconciler.aws.slots import PrioritySlots
 
 
 async def test_never_more_holders_than_slots_and_chains_go_first() -> None:

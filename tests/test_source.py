@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.source import GitError, GitSource, LocalSource
+from reconciler.edges.git import GitError, GitSource, LocalSource
 from tests.conftest import git, push, write
 
 

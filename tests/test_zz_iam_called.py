@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from reconciler.aws import CALLED
-from reconciler.iam import iam_action
+from reconciler.aws.client import CALLED
 from tests.conftest import REPO
+from tests.support_iam import iam_action
 from tests.test_deploy import policy_actions
 
 NOT_THE_CONTROLLERS = {"dynamodb:create_table", "dynamodb:describe_table"}  # test set-up only

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from reconciler import schema
-from reconciler.aws import Aws
-from reconciler.ignore import IgnoreRule
-from reconciler.manifest import LoadError, Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws
+from reconciler.core import model
+from reconciler.core.ignore import IgnoreRule
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
+from reconciler.core.normalize import (
     BOOKKEEPING_TAGS,
     CLUSTER_TAG,
     MANAGED_BY,
@@ -158,8 +158,8 @@ class Kind:
                     m.error(f"spec.{f} comes from metadata; remove it from spec", ("spec", f))
                 )
         request = {**self.identity_request(m.key), **m.spec}
-        shape = schema.input_shape(self.service, self.create_operation)
-        for path, message in schema.validate(request, shape):
+        shape = model.input_shape(self.service, self.create_operation)
+        for path, message in model.validate(request, shape):
             errors.append(m.error(message, ("spec", *path)))
         return errors
 

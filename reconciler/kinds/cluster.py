@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from reconciler import schema
-from reconciler.aws import Aws
-from reconciler.kinds.base import Context, Kind, Live, tag_map
-from reconciler.manifest import Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws
+from reconciler.core import model
+from reconciler.core.manifest import Manifest, ResourceKey
+from reconciler.core.normalize import (
     Doc,
     Rule,
     ServerChosen,
@@ -21,6 +20,7 @@ from reconciler.normalize import (
     sort_set_fields,
     tags_as_map,
 )
+from reconciler.kinds.base import Context, Kind, Live, tag_map
 
 DESCRIBE_BATCH = 100
 INCLUDE = ["TAGS", "SETTINGS", "CONFIGURATIONS"]
@@ -101,7 +101,7 @@ class Cluster(Kind):
         return {"clusterName": key.name}
 
     def to_live(self, c: Doc) -> Live:
-        spec = schema.project(c, schema.input_shape("ecs", "CreateCluster"))
+        spec = model.project(c, model.input_shape("ecs", "CreateCluster"))
         spec.pop("clusterName", None)
         return Live(
             key=ResourceKey(self.kind, c["clusterName"]),

@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler import schema
-from reconciler.aws import Aws, gather_limited
-from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
-from reconciler.manifest import LoadError, Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws, gather_limited
+from reconciler.core import model
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
+from reconciler.core.normalize import (
     Doc,
     Rule,
     drop_default,
@@ -28,6 +27,7 @@ from reconciler.normalize import (
     sort_set,
     tags_as_map,
 )
+from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
 
 ECS_DIMENSION = "ecs:service:DesiredCount"
 FLEET_DIMENSION = "ec2:spot-fleet-request:TargetCapacity"
@@ -39,7 +39,7 @@ PER_TARGET_LIMIT = 10
 
 
 def _shape(op: str) -> Any:
-    return schema.input_shape("application-autoscaling", op)
+    return model.input_shape("application-autoscaling", op)
 
 
 def _pick(spec: Doc, name: str) -> Any:
@@ -48,14 +48,14 @@ def _pick(spec: Doc, name: str) -> Any:
 
 def _register_part(spec: Doc) -> Doc:
     rest = {k: v for k, v in spec.items() if str(k).lower() not in EXTRA_KEYS}
-    return dict(schema.to_model_case(rest, _shape("RegisterScalableTarget")))
+    return dict(model.to_model_case(rest, _shape("RegisterScalableTarget")))
 
 
 def _items(spec: Doc, name: str, op: str) -> list[Doc]:
     items = _pick(spec, name)
     if not isinstance(items, list):
         return []
-    return [schema.to_model_case(i, _shape(op)) if isinstance(i, dict) else i for i in items]
+    return [model.to_model_case(i, _shape(op)) if isinstance(i, dict) else i for i in items]
 
 
 def identity(
@@ -349,8 +349,8 @@ class ScalableTarget(Kind):
             "ResourceId": "service/c/s",
             "ScalableDimension": ECS_DIMENSION,
         }
-        for path, message in schema.validate({**placeholder, **reg}, _shape("RegisterScalableTarget")):
-            errors.append(m.error(message, ("spec", *schema.user_path(m.spec, path))))
+        for path, message in model.validate({**placeholder, **reg}, _shape("RegisterScalableTarget")):
+            errors.append(m.error(message, ("spec", *model.user_path(m.spec, path))))
         for name, op, key in (
             ("policies", "PutScalingPolicy", "PolicyName"),
             ("scheduledactions", "PutScheduledAction", "ScheduledActionName"),
@@ -361,14 +361,14 @@ class ScalableTarget(Kind):
                 continue
             seen: set[str] = set()
             for i, item in enumerate(_items(m.spec, name, op)):
-                base = schema.user_path(m.spec, (name, i))
-                for path, message in schema.validate(
+                base = model.user_path(m.spec, (name, i))
+                for path, message in model.validate(
                     {**placeholder, **item} if isinstance(item, dict) else item, _shape(op)
                 ):
                     errors.append(
                         m.error(
                             message.replace("spec", f"spec.{base[0]}[{i}]", 1),
-                            ("spec", *schema.user_path(m.spec, (*base, *path))),
+                            ("spec", *model.user_path(m.spec, (*base, *path))),
                         )
                     )
                 item_name = item.get(key) if isinstance(item, dict) else None
@@ -386,12 +386,12 @@ class ScalableTarget(Kind):
             refs.append(
                 (
                     ResourceKey("Service", service, m.cluster),
-                    ("spec", *schema.user_path(m.spec, ("service",))),
+                    ("spec", *model.user_path(m.spec, ("service",))),
                 )
             )
         if isinstance(fleet, str):
             refs.append(
-                (ResourceKey("SpotFleet", fleet), ("spec", *schema.user_path(m.spec, ("spotfleet",))))
+                (ResourceKey("SpotFleet", fleet), ("spec", *model.user_path(m.spec, ("spotfleet",))))
             )
         return refs
 
@@ -505,15 +505,15 @@ class ScalableTarget(Kind):
         out = {}
         for t, tag_resp in zip(targets, tags, strict=True):
             ident = (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"])
-            spec = schema.project(t, _shape("RegisterScalableTarget"))
+            spec = model.project(t, _shape("RegisterScalableTarget"))
             spec["Tags"] = tag_resp.get("Tags", {})
             spec["Policies"] = [
-                schema.project(p, _shape("PutScalingPolicy"))
+                model.project(p, _shape("PutScalingPolicy"))
                 for p in policies
                 if (p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]) == ident
             ]
             spec["ScheduledActions"] = [
-                schema.project(a, _shape("PutScheduledAction"))
+                model.project(a, _shape("PutScheduledAction"))
                 for a in actions
                 if (a["ServiceNamespace"], a["ResourceId"], a["ScalableDimension"]) == ident
             ]

@@ -13,11 +13,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler import schema
-from reconciler.aws import Aws, AwsError, gather_limited
-from reconciler.kinds.base import Context, Kind, Live, tag_map
-from reconciler.manifest import LoadError, Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws, AwsError, gather_limited
+from reconciler.core import model
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
+from reconciler.core.normalize import (
     Doc,
     Rule,
     drop_default,
@@ -30,6 +29,7 @@ from reconciler.normalize import (
     sort_set_fields,
     tags_as_map,
 )
+from reconciler.kinds.base import Context, Kind, Live, tag_map
 
 DEFAULT_TARGET_ID = "ecs-task"
 DESCRIBE_ONE_BY_ONE = 10
@@ -38,11 +38,11 @@ TAG_KEYS = ("Key", "Value")
 
 
 def _target_shape() -> Any:
-    return schema.member_shape("events", "PutTargets", "Targets")
+    return model.member_shape("events", "PutTargets", "Targets")
 
 
 def _rule_shape() -> Any:
-    return schema.input_shape("events", "PutRule")
+    return model.input_shape("events", "PutRule")
 
 
 def _split(spec: Doc) -> tuple[Doc, Doc | None, str | None]:
@@ -214,9 +214,9 @@ class ScheduledTask(Kind):
 
     def model_spec(self, spec: Doc) -> tuple[Doc, Doc | None]:
         rule, target, _ = _split(spec)
-        rule = schema.to_model_case(rule, _rule_shape())
+        rule = model.to_model_case(rule, _rule_shape())
         if target is not None:
-            target = schema.to_model_case(target, _target_shape())
+            target = model.to_model_case(target, _target_shape())
             if "Input" in target:
                 target["Input"] = _input_text(target["Input"])
         return rule, target
@@ -239,11 +239,11 @@ class ScheduledTask(Kind):
             if f in rule:
                 errors.append(m.error(f"spec.{f} is not allowed: the rule's name is metadata.name "
                                       "and it lives on the default event bus",
-                                      ("spec", *schema.user_path(m.spec, (f,)))))
+                                      ("spec", *model.user_path(m.spec, (f,)))))
         if "ScheduleExpression" not in rule and "EventPattern" not in rule:
             errors.append(m.error("spec.scheduleExpression is required", ("spec",)))
-        for path, message in schema.validate({"Name": m.name, **rule}, _rule_shape()):
-            errors.append(m.error(message, ("spec", *schema.user_path(m.spec, path))))
+        for path, message in model.validate({"Name": m.name, **rule}, _rule_shape()):
+            errors.append(m.error(message, ("spec", *model.user_path(m.spec, path))))
         _, _, target_key = _split(m.spec)
         if target is None:
             errors.append(m.error("spec.target (the ECS task to run) is required", ("spec",)))
@@ -251,8 +251,8 @@ class ScheduledTask(Kind):
         full = {"Id": DEFAULT_TARGET_ID, "Arn": "arn:aws:ecs:::cluster/x", **target}
         if "EcsParameters" not in target:
             errors.append(m.error("spec.target.ecsParameters is required", ("spec", str(target_key))))
-        for path, message in schema.validate(full, _target_shape()):
-            where = ("spec", *schema.user_path(m.spec, (str(target_key), *path)))
+        for path, message in model.validate(full, _target_shape()):
+            where = ("spec", *model.user_path(m.spec, (str(target_key), *path)))
             errors.append(m.error(message.replace("spec.", "spec.target.", 1), where))
         return errors
 
@@ -262,7 +262,7 @@ class ScheduledTask(Kind):
         if not family:
             return []
         _, _, target_key = _split(m.spec)
-        path = schema.user_path(m.spec, (str(target_key), "EcsParameters", "TaskDefinitionArn"))
+        path = model.user_path(m.spec, (str(target_key), "EcsParameters", "TaskDefinitionArn"))
         return [(ResourceKey("TaskDefinition", family), ("spec", *path))]
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
@@ -288,11 +288,11 @@ class ScheduledTask(Kind):
             aws.call("events", "list_targets_by_rule", Rule=rule["Name"]),
             aws.call("events", "list_tags_for_resource", ResourceARN=rule["Arn"]),
         )
-        spec = schema.project(rule, _rule_shape())
+        spec = model.project(rule, _rule_shape())
         spec.pop("Name", None)
         spec.pop("EventBusName", None)
         spec["Tags"] = tags.get("Tags", [])
-        spec["Targets"] = [schema.project(t, _target_shape()) for t in targets.get("Targets", [])]
+        spec["Targets"] = [model.project(t, _target_shape()) for t in targets.get("Targets", [])]
         cluster = next((last_segment(t.get("Arn", "")) for t in spec["Targets"]), None)
         return Live(ResourceKey(self.kind, rule["Name"], cluster), rule["Arn"], spec,
                     tag_map(spec["Tags"], *TAG_KEYS), raw=rule)

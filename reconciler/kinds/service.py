@@ -8,12 +8,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler import schema
-from reconciler.aws import Aws, gather_limited
-from reconciler.ignore import IgnoreRule
-from reconciler.kinds.base import Context, Kind, Live, tag_map
-from reconciler.manifest import Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws, gather_limited
+from reconciler.core import model
+from reconciler.core.ignore import IgnoreRule
+from reconciler.core.manifest import Manifest, ResourceKey
+from reconciler.core.normalize import (
     Doc,
     Rule,
     ServerChosen,
@@ -26,12 +25,13 @@ from reconciler.normalize import (
     sort_set_fields,
     tags_as_map,
 )
+from reconciler.kinds.base import Context, Kind, Live, tag_map
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 names
 SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
 
 _CREATE_ONLY = (
-    schema.input_members("ecs", "CreateService") - schema.input_members("ecs", "UpdateService")
+    model.input_members("ecs", "CreateService") - model.input_members("ecs", "UpdateService")
 )
 REPLACE_FIELDS = frozenset(_CREATE_ONLY - {"serviceName", "cluster", "clientToken", "tags"})
 
@@ -273,7 +273,7 @@ class Service(Kind):
         role = raw.get("roleArn")
         if isinstance(role, str) and SERVICE_LINKED_ROLE not in role:
             raw["role"] = role
-        spec = schema.project(raw, schema.input_shape("ecs", "CreateService"))
+        spec = model.project(raw, model.input_shape("ecs", "CreateService"))
         for k in ("serviceName", "cluster", "clientToken"):
             spec.pop(k, None)
         cluster = last_segment(svc.get("clusterArn", ""))
@@ -373,7 +373,7 @@ class Service(Kind):
     async def update(
         self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
     ) -> str:
-        update_members = schema.input_members("ecs", "UpdateService")
+        update_members = model.input_members("ecs", "UpdateService")
         params: Doc = {}
         for f in sorted(fields & update_members):
             value = desired.get(f, RESET_VALUES.get(f))

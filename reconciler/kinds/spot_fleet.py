@@ -12,12 +12,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler import schema
-from reconciler.aws import Aws
-from reconciler.ignore import IgnoreRule
-from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
-from reconciler.manifest import LoadError, Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws
+from reconciler.core import model
+from reconciler.core.ignore import IgnoreRule
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
+from reconciler.core.normalize import (
     Doc,
     Rule,
     canonical_json,
@@ -28,6 +27,7 @@ from reconciler.normalize import (
     sort_set,
     tags_as_map,
 )
+from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
 
 LIVE_STATES = ("submitted", "active", "modifying")
 IN_PLACE = frozenset({"TargetCapacity", "OnDemandTargetCapacity",
@@ -36,11 +36,11 @@ FLEET_TAG_TYPE = "spot-fleet-request"
 
 
 def _config_shape() -> Any:
-    return schema.member_shape("ec2", "RequestSpotFleet", "SpotFleetRequestConfig")
+    return model.member_shape("ec2", "RequestSpotFleet", "SpotFleetRequestConfig")
 
 
 def _model(spec: Doc) -> Doc:
-    return dict(schema.to_model_case(spec, _config_shape()))
+    return dict(model.to_model_case(spec, _config_shape()))
 
 
 def _split_tags(config: Doc) -> tuple[Doc, dict[str, str]]:
@@ -135,8 +135,8 @@ class SpotFleet(Kind):
 
     def validate(self, m: Manifest) -> list[LoadError]:
         errors = []
-        for path, message in schema.validate(_model(m.spec), _config_shape()):
-            errors.append(m.error(message, ("spec", *schema.user_path(m.spec, path))))
+        for path, message in model.validate(_model(m.spec), _config_shape()):
+            errors.append(m.error(message, ("spec", *model.user_path(m.spec, path))))
         return errors
 
     def classify(self, changed_fields: set[str]) -> str:
@@ -152,7 +152,7 @@ class SpotFleet(Kind):
         key = key_from_tags(self.kind, tags)
         if key is None:
             return None
-        config = schema.project(fleet.get("SpotFleetRequestConfig", {}), _config_shape())
+        config = model.project(fleet.get("SpotFleetRequestConfig", {}), _config_shape())
         config, _ = _split_tags(config)
         config["Tags"] = tags
         return Live(key, fleet["SpotFleetRequestId"], config, tags, raw=fleet)

@@ -10,11 +10,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler import schema
-from reconciler.aws import Aws, AwsError, gather_limited
-from reconciler.kinds.base import Context, Kind, Live, tag_map
-from reconciler.manifest import TASK_DEFINITION_READ_ONLY, Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws, AwsError, gather_limited
+from reconciler.core import model
+from reconciler.core.manifest import TASK_DEFINITION_READ_ONLY, Manifest, ResourceKey
+from reconciler.core.normalize import (
     CONTENT_HASH_TAG,
     MANAGED_BY,
     Doc,
@@ -30,6 +29,7 @@ from reconciler.normalize import (
     sort_set_fields,
     tags_as_map,
 )
+from reconciler.kinds.base import Context, Kind, Live, tag_map
 
 # Container lists AWS treats as multisets (NORMALIZATION.md case 15). Never `command`,
 # `entryPoint`, `healthCheck.command`, `dnsServers`: their order is meaningful (case 16).
@@ -324,7 +324,7 @@ class TaskDefinition(Kind):
 
     def to_live(self, description: Doc, tags: Any) -> Live:
         td = description
-        spec = schema.project(td, schema.input_shape("ecs", "RegisterTaskDefinition"))
+        spec = model.project(td, model.input_shape("ecs", "RegisterTaskDefinition"))
         spec.pop("family", None)
         spec["tags"] = tags or []
         return Live(

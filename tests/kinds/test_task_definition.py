@@ -8,10 +8,10 @@ from typing import Any
 import boto3
 import pytest
 
-from reconciler.aws import Aws
+from reconciler.aws.client import Aws
+from reconciler.core.manifest import Manifest, manifests_in
 from reconciler.kinds import Context
 from reconciler.kinds.task_definition import TaskDefinition
-from reconciler.manifest import Manifest, manifests_in
 from tests.conftest import REGION
 
 FAMILIES = ("alpha", "beta", "gamma")

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from reconciler.aws import Aws, AwsError
-from reconciler.config import Config
-from reconciler.ignore import IgnoreRule
+from reconciler.aws.client import Aws, AwsError
+from reconciler.core.config import Config
+from reconciler.core.ignore import IgnoreRule
+from reconciler.core.manifest import ResourceKey
+from reconciler.core.mask import mask_text
+from reconciler.core.normalize import REVISION_TAG
+from reconciler.core.plan import Change, Plan, ignore_rules, plan_resource, resolve_refs
 from reconciler.kinds import Context, ordered
 from reconciler.kinds.base import is_pending, name_tags
-from reconciler.manifest import ResourceKey
-from reconciler.mask import mask_text
-from reconciler.normalize import REVISION_TAG
-from reconciler.plan import Change, Plan, ignore_rules, plan_resource, resolve_refs
 
 log = structlog.get_logger(__name__)
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import boto3
 import click
 
-from reconciler.aws import Aws
-from reconciler.controller import PassReport
+from reconciler.aws.client import Aws
+from reconciler.controller.loop import PassReport
+from reconciler.core.format import plan_text
+from reconciler.core.validate import load_tree
 from reconciler.embedded import embedded_aws, network_ids, seed_network
-from reconciler.engine import apply_planned, plan_path
-from reconciler.output import plan_text
-from reconciler.validate import load_tree
+from reconciler.sync.run import apply_planned, plan_path
 
 RESYNC_SECONDS = 15.0
 
@@ -75,9 +75,9 @@ async def _watch(aws: Aws, root: Path) -> None:
     """The controller itself, on the local directory: saves converge, drift is alerted."""
     import os as _os
 
-    from reconciler.controller import Controller, Settings
-    from reconciler.notify import Notifier, sink_from_environment
-    from reconciler.source import LocalSource
+    from reconciler.controller.loop import Controller, Settings
+    from reconciler.edges.git import LocalSource
+    from reconciler.edges.slack import Notifier, sink_from_environment
 
     _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
     settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)

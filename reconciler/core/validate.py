@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.config import Config, load_config
-from reconciler.ignore import PatternError, parse
+from reconciler.core.config import Config, load_config
+from reconciler.core.ignore import PatternError, parse
+from reconciler.core.manifest import API_VERSION, LoadError, Manifest, ResourceKey, load_path
 from reconciler.kinds import REGISTRY
-from reconciler.manifest import API_VERSION, LoadError, Manifest, ResourceKey, load_path
 
 
 @dataclass

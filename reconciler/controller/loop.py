@@ -19,17 +19,17 @@ from typing import Any
 
 import structlog
 
-from reconciler.apply import ApplyResult, Outcome, apply_plan
-from reconciler.aws import Aws
-from reconciler.drift import DriftEvent, DriftTracker, describe_fields
-from reconciler.engine import plan_path
-from reconciler.lease import Lease
-from reconciler.manifest import Manifest, ResourceKey
-from reconciler.metrics import Metrics
-from reconciler.notify import Alert, Notifier
-from reconciler.plan import Change, Plan
-from reconciler.source import GitError, Revision, Source
-from reconciler.validate import Tree, load_tree
+from reconciler.aws.client import Aws
+from reconciler.controller.lease import Lease
+from reconciler.controller.metrics import Metrics
+from reconciler.core.drift import DriftEvent, DriftTracker, describe_fields
+from reconciler.core.manifest import Manifest, ResourceKey
+from reconciler.core.plan import Change, Plan
+from reconciler.core.validate import Tree, load_tree
+from reconciler.edges.git import GitError, Revision, Source
+from reconciler.edges.slack import Alert, Notifier
+from reconciler.sync.apply import ApplyResult, Outcome, apply_plan
+from reconciler.sync.run import plan_path
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler.normalize import get_path, has_path
+from reconciler.core.normalize import get_path, has_path
 
 
 class _Absent:

@@ -12,7 +12,7 @@ from pathlib import Path
 import botocore.session
 from botocore import xform_name
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
 _LITERAL = re.compile(r'(?:aws|self)\.(?:call|pages|_pages)\(\s*(?:aws,\s*)?"([a-z0-9-]+)",\s*"([a-z_]+)"')
 _CLIENT = re.compile(r'client\(\s*"([a-z0-9-]+)"\s*\)\.([a-z_]+)\(')
 # Not an API call but required: handing task, execution, events and fleet roles to AWS.
@@ -38,7 +38,7 @@ def operations_in_code() -> set[str]:
 
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
-        if path.name in ("embedded.py", "demo.py"):  # the local default, not the controller
+        if "embedded" in path.parts or path.name == "demo.py":  # the local default only
             continue
         text = path.read_text()
         found.update(f"{s}:{o}" for s, o in _LITERAL.findall(text))

@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from reconciler.aws import Aws
+from reconciler.aws.client import Aws
+from reconciler.core.manifest import API_VERSION, Manifest, ResourceKey
+from reconciler.core.normalize import OWNERSHIP_TAGS, Doc, prune_empty
 from reconciler.kinds import REGISTRY, Context, Kind, Live
 from reconciler.kinds.scalable_target import ECS_DIMENSION, IDENTITY
 from reconciler.kinds.task_definition import family_of
-from reconciler.manifest import API_VERSION, Manifest, ResourceKey
-from reconciler.normalize import OWNERSHIP_TAGS, Doc, prune_empty
 
 # Fields AWS picks itself that a person would not write (see the server-chosen list).
 NOT_WRITTEN = {"Service": ("availabilityZoneRebalancing", "role")}

@@ -23,7 +23,7 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefine
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from reconciler.manifest import (
+from reconciler.core.manifest import (
     LoadError,
     Manifest,
     Path_,

@@ -15,12 +15,12 @@ from typing import Any
 
 import click
 
-from reconciler import log
-from reconciler.aws import Aws
-from reconciler.engine import InvalidTree, Pass, apply_planned, plan_path
-from reconciler.gitrev import revision_of
-from reconciler.output import plan_json, plan_markdown, plan_text
-from reconciler.validate import Tree, load_tree
+from reconciler.aws.client import Aws
+from reconciler.cli import logs as log
+from reconciler.core.format import plan_json, plan_markdown, plan_text
+from reconciler.core.validate import Tree, load_tree
+from reconciler.edges.gitrev import revision_of
+from reconciler.sync.run import InvalidTree, Pass, apply_planned, plan_path
 
 DEFAULT_PATH = "manifests"
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -211,7 +211,7 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
 @click.option("--no-watch", is_flag=True, help="Stop after showing the drift.")
 def demo(path: Path, no_watch: bool) -> None:
     """Run on the embedded default: a local moto server and the example manifests."""
-    from reconciler.demo import run_demo
+    from reconciler.cli.demo import run_demo
 
     sys.exit(run_demo(path, watch=not no_watch))
 
@@ -239,7 +239,7 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
           listen: str, resync: float, fetch_interval: float, remind_after: float,
           lease_table: str | None, lease_name: str, lease_seconds: float) -> None:
     """Run the controller: watch git, converge, detect drift, alert Slack."""
-    from reconciler.serve import ServeOptions, run
+    from reconciler.controller.wiring import ServeOptions, run
 
     host, _, port = listen.rpartition(":")
     options = ServeOptions(repo=repo, branch=branch, path=repo_path, directory=directory,
@@ -257,7 +257,7 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
             subnets, groups = network_ids([m.spec for m in tree.manifests])
             seed_network(server.url, os.environ["AWS_REGION"], subnets, groups)
             click.echo(f"Embedded AWS (moto) at {server.url}; watching {options.directory}")
-            from reconciler.demo import _print_pass
+            from reconciler.cli.demo import _print_pass
 
             sys.exit(run(options, on_pass=_print_pass))
     if not repo and directory is None:
@@ -273,7 +273,7 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
 def import_(cluster: str, out_dir: Path | None, force: bool) -> None:
     """Write minimal manifests for a live cluster: its services and their task definitions,
     the schedules that target it and their scalable targets."""
-    from reconciler.importer import import_cluster
+    from reconciler.cli.import_ import import_cluster
 
     out_dir = out_dir or Path("imported") / cluster
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
@@ -295,7 +295,7 @@ def import_(cluster: str, out_dir: Path | None, force: bool) -> None:
 def schema_(out_file: Path | None) -> None:
     """Print the JSON Schema of the manifest format (for yaml-language-server), derived from
     botocore's service model."""
-    from reconciler.jsonschema_export import manifest_schema
+    from reconciler.core.editor_schema import manifest_schema
 
     text = json.dumps(manifest_schema(), indent=1, sort_keys=True) + "\n"
     if out_file:

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from reconciler.mask import mask_text
+from reconciler.core.mask import mask_text
 
 
 def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -12,11 +12,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.diff import ABSENT, FieldChange
-from reconciler.ignore import show
-from reconciler.manifest import ResourceKey
-from reconciler.mask import mask
-from reconciler.normalize import canonical_json
+from reconciler.core.diff import ABSENT, FieldChange
+from reconciler.core.ignore import show
+from reconciler.core.manifest import ResourceKey
+from reconciler.core.mask import mask
+from reconciler.core.normalize import canonical_json
 
 
 def fingerprint(key: ResourceKey, fields: list[FieldChange]) -> str:

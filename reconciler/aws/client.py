@@ -25,9 +25,10 @@ import structlog
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reconciler import __version__, retry
-from reconciler.quotas import Pacer, pacer_from_env
-from reconciler.slots import PrioritySlots
+from reconciler import __version__
+from reconciler.aws import retry
+from reconciler.aws.quotas import Pacer, pacer_from_env
+from reconciler.aws.slots import PrioritySlots
 
 log = structlog.get_logger(__name__)
 

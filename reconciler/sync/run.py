@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.apply import ApplyResult, Listener, apply_plan
-from reconciler.aws import Aws
+from reconciler.aws.client import Aws
+from reconciler.core.plan import Plan, make_plan
+from reconciler.core.validate import Tree, load_tree
 from reconciler.kinds import Context
-from reconciler.plan import Plan, make_plan
-from reconciler.validate import Tree, load_tree
+from reconciler.sync.apply import ApplyResult, Listener, apply_plan
 
 
 class InvalidTree(Exception):

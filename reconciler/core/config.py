@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.ignore import IgnoreRule, PatternError, parse
-from reconciler.manifest import CONFIG_FILE, LoadError, Manifest, parse_documents
+from reconciler.core.ignore import IgnoreRule, PatternError, parse
+from reconciler.core.manifest import CONFIG_FILE, LoadError, Manifest, parse_documents
 
 DEFAULT_CONTROLLER = "reconciler"
 DEFAULT_PRUNE_MAX_SHARE = 0.25

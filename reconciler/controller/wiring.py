@@ -12,12 +12,12 @@ from typing import Any
 
 import structlog
 
-from reconciler.aws import Aws, region_of
-from reconciler.controller import Controller, Settings
-from reconciler.lease import Lease
-from reconciler.notify import Notifier, sink_from_environment
-from reconciler.server import make_app, start
-from reconciler.source import GitSource, LocalSource, Source
+from reconciler.aws.client import Aws, region_of
+from reconciler.controller.lease import Lease
+from reconciler.controller.loop import Controller, Settings
+from reconciler.edges.git import GitSource, LocalSource, Source
+from reconciler.edges.http import make_app, start
+from reconciler.edges.slack import Notifier, sink_from_environment
 
 log = structlog.get_logger(__name__)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.diff import ABSENT, FieldChange
-from reconciler.ignore import show
-from reconciler.mask import mask
-from reconciler.plan import Change, Plan
+from reconciler.core.diff import ABSENT, FieldChange
+from reconciler.core.ignore import show
+from reconciler.core.mask import mask
+from reconciler.core.plan import Change, Plan
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 COLOUR = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}

@@ -337,7 +337,7 @@ def load_path(root: Path) -> LoadResult:
                     continue
                 m.spec = spec
             if m.kind == "Release":
-                from reconciler.charts import expand
+                from reconciler.core.charts import expand
 
                 rendered, errors = expand(m, path, root, lambda p: _display(p, root))
                 result.errors.extend(errors)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import structlog
 from aiohttp import web
 
-from reconciler.webhook import MAX_BODY, judge
+from reconciler.edges.webhook import MAX_BODY, judge
 
 if TYPE_CHECKING:
-    from reconciler.controller import Controller
+    from reconciler.controller.loop import Controller
 
 log = structlog.get_logger(__name__)
 

@@ -10,18 +10,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import ignore as ign
-from reconciler.aws import Aws, gather_limited
-from reconciler.config import Config
-from reconciler.diff import ABSENT, FieldChange, compare, top_fields
-from reconciler.kinds import REGISTRY, Context, Kind, Live, ordered
-from reconciler.manifest import Manifest, ResourceKey
-from reconciler.normalize import (
+from reconciler.aws.client import Aws, gather_limited
+from reconciler.core import ignore as ign
+from reconciler.core.config import Config
+from reconciler.core.diff import ABSENT, FieldChange, compare, top_fields
+from reconciler.core.manifest import Manifest, ResourceKey
+from reconciler.core.normalize import (
     ServerChosen,
     clone,
     drop_server_chosen,
     prune_empty,
 )
+from reconciler.kinds import REGISTRY, Context, Kind, Live, ordered
 
 ACTIONS = ("create", "update", "replace", "delete")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from reconciler.aws import Aws
+from reconciler.aws.client import Aws
 
 STATES = ("Synced", "OutOfSync", "Progressing", "Degraded")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from reconciler import schema
+from reconciler.core import model
 
 JSON_SCHEMA = "http://json-schema.org/draft-07/schema#"
 
@@ -76,7 +76,7 @@ class Builder:
 
     def operation(self, service: str, op: str, drop: tuple[str, ...] = (), camel: bool = False
                   ) -> dict[str, Any]:
-        return self.shape(schema.input_shape(service, op), service, camel, drop)
+        return self.shape(model.input_shape(service, op), service, camel, drop)
 
 
 def manifest_schema() -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import structlog
 
-from reconciler.mask import mask_text
+from reconciler.core.mask import mask_text
 
 log = structlog.get_logger(__name__)
 

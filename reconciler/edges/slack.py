@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from reconciler.mask import mask_text
+from reconciler.core.mask import mask_text
 
 log = structlog.get_logger(__name__)
 
