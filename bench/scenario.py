@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.aws.client import DEFAULT_MAX_IN_FLIGHT, Aws
-from reconciler.core.validate import load_tree
+from reconciler.kinds import load_tree
 
 READS = ("describe_", "list_", "get_")
 # Where a cold diff writes down every call it made, for the client floor to make again.
@@ -37,12 +37,12 @@ def _paced(aws: Aws) -> float:
 
 async def cold(root: Path) -> dict[str, Any]:
     """`reconciler diff` from a new process: no cache at all."""
-    from reconciler.sync.run import plan_path
+    from reconciler.sync.run import run
 
     aws = Aws()
     made = _record_calls(aws) if os.environ.get(CALL_LOG) else None
     started = time.perf_counter()
-    planned = await plan_path(aws, root)
+    planned = await run(load_tree(root), aws)
     seconds = time.perf_counter() - started
     if made is not None:
         Path(os.environ[CALL_LOG]).write_text(json.dumps(made))
@@ -134,11 +134,11 @@ async def naive(root: Path) -> dict[str, Any]:
 
 async def apply(root: Path) -> dict[str, Any]:
     """Set-up: create the fleet (not measured against goals)."""
-    from reconciler.sync.run import apply_path
+    from reconciler.sync.run import Options, run
 
     aws = Aws(max_in_flight=32)
     started = time.perf_counter()
-    result = await apply_path(aws, root)
+    result = await run(load_tree(root), aws, Options(apply=True))
     assert result.applied is not None
     failed = [f"{o.change.key}: {o.error}" for o in result.applied.failed]
     return {"seconds": time.perf_counter() - started, "calls": dict(aws.calls),

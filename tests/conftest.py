@@ -55,9 +55,9 @@ def ecs(aws: EmbeddedAws) -> Any:
 
 def seed_for(server: EmbeddedAws, root: Path) -> None:
     """Create the subnets and security groups a manifests tree names (they exist on AWS)."""
-    from reconciler.core.manifest import load_path
+    from reconciler.kinds import load_tree
 
-    specs = [m.spec for m in load_path(root).manifests]
+    specs = [m.spec for m in load_tree(root).manifests]
     subnets, groups = network_ids(specs)
     seed_network(server.url, REGION, subnets, groups)
 
@@ -202,7 +202,7 @@ def push(work: Path, message: str) -> str:
 
 async def ensure_lease_table(aws: Any, table: str) -> None:
     """The lease table (the CloudFormation bootstrap creates it on AWS)."""
-    from reconciler.aws.client import AwsError
+    from reconciler.aws import AwsError
 
     try:
         await aws.call("dynamodb", "describe_table", TableName=table)

@@ -13,7 +13,7 @@ import botocore.session
 from botocore import xform_name
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
-_LITERAL = re.compile(r'(?:aws|self)\.(?:call|pages|_pages)\(\s*(?:aws,\s*)?"([a-z0-9-]+)",\s*"([a-z_]+)"')
+_LITERAL = re.compile(r'(?:aws\.call|self\.call|aws\.pages|collect_pages)\(\s*(?:aws,\s*)?"([a-z0-9-]+)",\s*"([a-z_]+)"')
 _CLIENT = re.compile(r'client\(\s*"([a-z0-9-]+)"\s*\)\.([a-z_]+)\(')
 # Not an API call but required: handing task, execution, events and fleet roles to AWS.
 PASS_ROLE = "iam:PassRole"
@@ -34,7 +34,7 @@ def iam_action(call: str) -> str:
 def operations_in_code() -> set[str]:
     """Every 'service:operation' the package calls, literal or through a kind's tagging."""
     from reconciler.kinds import REGISTRY
-    from reconciler.kinds.base import Kind
+    from reconciler.kinds._base import KindBase
 
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
@@ -44,8 +44,9 @@ def operations_in_code() -> set[str]:
         found.update(f"{s}:{o}" for s, o in _LITERAL.findall(text))
         found.update(f"{s}:{o}" for s, o in _CLIENT.findall(text))
     for kind in REGISTRY.values():
+        assert isinstance(kind, KindBase)
         module = inspect.getsource(inspect.getmodule(type(kind)))  # type: ignore[arg-type]
-        if type(kind).add_tags is Kind.add_tags:
+        if getattr(type(kind), "add_tags") is KindBase.add_tags:  # noqa: B009
             found.add(f"{kind.service}:tag_resource")
         if "self.sync_tags(" in module:
             found.update({f"{kind.service}:tag_resource", f"{kind.service}:untag_resource"})

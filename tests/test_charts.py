@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.core.validate import load_tree
 from reconciler.embedded import EmbeddedAws
+from reconciler.kinds import load_tree
 from tests.conftest import MANIFESTS, REPO, cli, cli_json, seed_for, write
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.validate import load_tree
 from reconciler.embedded import EmbeddedAws
+from reconciler.kinds import load_tree
 from tests.conftest import cli, cli_json, write
 
 
@@ -94,11 +94,11 @@ def test_apply_twice_makes_no_write_call(examples: Path) -> None:
     import asyncio
 
     from reconciler.aws.client import Aws
-    from reconciler.sync.run import apply_path
+    from reconciler.sync.run import Options, run
 
     assert cli("apply", str(examples)).exit_code == 0
     aws = Aws()
-    asyncio.run(apply_path(aws, examples))
+    asyncio.run(run(load_tree(examples), aws, Options(apply=True)))
     writes = [op for op in aws.calls
               if not op.split(":")[1].startswith(("describe", "list", "get"))]
     assert writes == []
@@ -109,14 +109,15 @@ def test_interrupted_apply_converges_without_duplicates(examples: Path, ecs: Any
     import asyncio
 
     from reconciler.aws.client import Aws
+    from reconciler.kinds import REGISTRY
     from reconciler.sync.apply import apply_plan
-    from reconciler.sync.run import plan_path
+    from reconciler.sync.run import run
 
     aws = Aws()
-    planned = asyncio.run(plan_path(aws, examples))
+    planned = asyncio.run(run(load_tree(examples), aws))
     partial = [c for c in planned.plan.changes if c.key.kind != "Service"]
     planned.plan.changes = partial
-    asyncio.run(apply_plan(aws, planned.plan, planned.ctx, planned.tree.config))
+    asyncio.run(apply_plan(aws, planned.plan, planned.ctx, planned.tree.config, REGISTRY))
     assert ecs.list_services(cluster="accounting-prd")["serviceArns"] == []
     assert cli("apply", str(examples)).exit_code == 0
     assert cli("diff", str(examples)).exit_code == 0

@@ -19,9 +19,8 @@ import pytest
 from reconciler.aws.client import Aws
 from reconciler.controller.loop import Controller, Settings
 from reconciler.edges.git import GitSource
-from reconciler.edges.http import make_app, start
+from reconciler.edges.http import make_app, sign, start
 from reconciler.edges.slack import Alert, Notifier, WebhookSink
-from reconciler.edges.webhook import sign
 from reconciler.embedded import EmbeddedAws
 from tests.conftest import EXAMPLES, REGION, SlackReceiver, push, seed_for
 

@@ -11,8 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from reconciler.embedded import EmbeddedAws, unpatched
+from reconciler.embedded import EmbeddedAws
 from tests.conftest import REGION
+from tests.support_embedded import unpatched
 
 FARGATE_TD = {"family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
               "cpu": "256", "memory": "512",

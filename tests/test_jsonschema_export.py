@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from reconciler.core.editor_schema import manifest_schema
-from reconciler.core.manifest import manifest_files
+from reconciler.core.load import manifest_files
+from reconciler.kinds import REGISTRY
 from tests.conftest import EXAMPLES, MANIFESTS, cli
 
 COMMITTED = MANIFESTS / "reconciler.schema.json"
@@ -18,7 +19,7 @@ COMMITTED = MANIFESTS / "reconciler.schema.json"
 
 def test_committed_schema_is_current() -> None:
     """Regenerate with: reconciler schema --out manifests/reconciler.schema.json"""
-    assert json.loads(COMMITTED.read_text()) == json.loads(json.dumps(manifest_schema()))
+    assert json.loads(COMMITTED.read_text()) == json.loads(json.dumps(manifest_schema(REGISTRY)))
 
 
 def test_cli_prints_the_schema() -> None:
@@ -28,7 +29,7 @@ def test_cli_prints_the_schema() -> None:
 
 @pytest.mark.parametrize("root", [MANIFESTS, EXAMPLES], ids=["manifests", "plain-examples"])
 def test_every_example_document_validates(root: object) -> None:
-    validator = jsonschema.Draft7Validator(manifest_schema())
+    validator = jsonschema.Draft7Validator(manifest_schema(REGISTRY))
     for path in manifest_files(root):  # type: ignore[arg-type]
         for doc in yaml.safe_load_all(path.read_text()):
             errors = [e.message for e in validator.iter_errors(doc)]
@@ -36,7 +37,7 @@ def test_every_example_document_validates(root: object) -> None:
 
 
 def test_schema_catches_what_validate_catches() -> None:
-    validator = jsonschema.Draft7Validator(manifest_schema())
+    validator = jsonschema.Draft7Validator(manifest_schema(REGISTRY))
     doc = {"apiVersion": "reconciler/v1", "kind": "Service",
            "metadata": {"name": "x", "cluster": "c"},
            "spec": {"launchType": "FARGATEE", "enableExecCommand": True}}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.core.manifest import Path_, load_path
+from reconciler.core.manifest import Path_
+from reconciler.kinds import load_tree as load_path
 from tests.conftest import write
 
 TD = """apiVersion: reconciler/v1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reconciler.core.validate import load_tree
+from reconciler.kinds import load_tree
 from tests.conftest import cli, cli_json
 
 

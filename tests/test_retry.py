@@ -13,8 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from reconciler.aws import retry
-from reconciler.aws.client import Aws, AwsError
+from reconciler.aws import Aws, AwsError, retry
 from reconciler.aws.quotas import Pacer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.core.validate import load_tree
+from reconciler.kinds import load_tree
 from tests.conftest import cli, write
 
 HEAD = "apiVersion: reconciler/v1\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.edges.webhook import MAX_BODY, judge, sign, valid_signature
+from reconciler.edges.http import MAX_BODY, judge, sign, valid_signature
 
 BODY = json.dumps({"ref": "refs/heads/main"}).encode()
 

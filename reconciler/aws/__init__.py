@@ -1,1 +1,8 @@
-"""The AWS edge: the only package that imports boto3 (client, retries, quotas, slots)."""
+"""The AWS edge: the only package that imports boto3. `Aws` is the one door (client,
+retries, quotas, slots); everything else reaches AWS through `reconciler.core.ports.AwsApi`.
+"""
+
+from reconciler.aws.client import Aws, NoRegionError, region_of
+from reconciler.core.ports import AwsError
+
+__all__ = ["Aws", "AwsError", "NoRegionError", "region_of"]

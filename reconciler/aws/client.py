@@ -1,6 +1,6 @@
-"""The one door to AWS: boto3 clients retrying throttled calls, called from asyncio with a
-bounded number of calls in flight, paced to the documented API quotas, and counted by
-operation.
+"""The one door to AWS (it implements `reconciler.core.ports.AwsApi`): boto3 clients
+retrying throttled calls, called from asyncio with a bounded number of calls in flight,
+paced to the documented API quotas, and counted by operation.
 
 Region, endpoint and credentials come from the standard AWS environment (AWS_REGION,
 AWS_ENDPOINT_URL, profiles), so the same code runs against AWS or a local moto server.
@@ -29,6 +29,7 @@ from reconciler import __version__
 from reconciler.aws import retry
 from reconciler.aws.quotas import Pacer, pacer_from_env
 from reconciler.aws.slots import PrioritySlots
+from reconciler.core.ports import AwsError, gather_limited
 
 log = structlog.get_logger(__name__)
 
@@ -46,15 +47,6 @@ CHAIN, LEAF = 0, 1
 # describe costs, measured in bench/README.md).
 USER_AGENT = (f"ecs-reconciler/{__version__} Boto3/{boto3.__version__} "
               f"Botocore/{botocore.__version__} Python/{platform.python_version()}")
-
-
-class AwsError(Exception):
-    """An AWS call failed after botocore's own retries."""
-
-    def __init__(self, operation: str, code: str, message: str) -> None:
-        super().__init__(f"{operation}: {code}: {message}")
-        self.operation = operation
-        self.code = code
 
 
 class NoRegionError(Exception):
@@ -245,10 +237,3 @@ class Aws:
         self.retries.clear()
 
 
-async def gather_limited(*aws: Any) -> list[Any]:
-    """asyncio.gather, re-raising the first error after every task has finished."""
-    results = await asyncio.gather(*aws, return_exceptions=True)
-    for r in results:
-        if isinstance(r, BaseException):
-            raise r
-    return list(results)

@@ -2,24 +2,20 @@
 
 Starts moto on 127.0.0.1, shows the diff of the example manifests, applies it, shows that a
 second diff is empty, edits AWS behind the reconciler's back with boto3 (as a console user
-would) and shows the drift; then watches the manifests and converges on every save.
+would) and shows the drift; then watches the manifests and converges on every save. Every
+step is the one pass (`sync.run`) that `diff`, `apply` and the controller run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 
-import boto3
 import click
 
-from reconciler.aws.client import Aws
-from reconciler.controller.loop import PassReport
-from reconciler.core.format import plan_text
-from reconciler.core.validate import load_tree
-from reconciler.embedded import embedded_aws, network_ids, seed_network
-from reconciler.sync.run import apply_planned, plan_path
+from reconciler.cli.common import DEFAULT_PATH
 
 RESYNC_SECONDS = 15.0
 
@@ -29,39 +25,21 @@ def _heading(text: str) -> None:
     click.echo(click.style(f"==> {text}", bold=True))
 
 
-def _hand_edit(tree_root: Path) -> str:
+def _hand_edit(cluster: str | None, name: str, exec_on: bool) -> str:
     """Change a live service the way a console user would, with plain boto3."""
-    tree = load_tree(tree_root)
-    svc = next((m for m in tree.manifests if m.kind == "Service"), None)
-    if svc is None:
-        return "no service to edit"
-    ecs = boto3.client("ecs")
-    current = bool(svc.spec.get("enableExecuteCommand", False))
-    ecs.update_service(cluster=svc.cluster, service=svc.name,
-                       enableExecuteCommand=not current, propagateTags="NONE")
-    return (f"aws ecs update-service --cluster {svc.cluster} --service {svc.name} "
-            f"--{'no-' if current else ''}enable-execute-command --propagate-tags NONE")
+    import boto3
+
+    boto3.client("ecs").update_service(cluster=cluster, service=name,
+                                       enableExecuteCommand=not exec_on, propagateTags="NONE")
+    return (f"aws ecs update-service --cluster {cluster} --service {name} "
+            f"--{'no-' if exec_on else ''}enable-execute-command --propagate-tags NONE")
 
 
-async def _cycle(aws: Aws, root: Path, apply: bool, colour: bool) -> int:
-    tree = load_tree(root)
-    if not tree.ok:
-        for e in tree.errors:
-            click.echo(str(e), err=True)
-        click.echo(f"{len(tree.errors)} error(s): nothing applied, keeping the last good state.")
-        return 1
-    planned = await plan_path(aws, root, tree=tree)
-    click.echo(plan_text(planned.plan, colour))
-    if apply and planned.plan.pending:
-        done = await apply_planned(aws, planned)
-        assert done.applied is not None
-        for o in done.applied.outcomes:
-            click.echo(f"  {o.change.key}: {o.result}{(': ' + o.error) if o.error else ''}")
-    return 0
+def print_pass(report: object) -> None:
+    """What a controller pass did, for people watching the local default."""
+    from reconciler.controller.loop import PassReport
 
-
-def _print_pass(report: PassReport) -> None:
-    """What a pass did, for people watching the local default."""
+    assert isinstance(report, PassReport)
     if report.invalid:
         click.echo(f"  revision {str(report.revision)[:12]} is invalid: nothing applied")
     for o in report.applied.outcomes if report.applied else []:
@@ -71,22 +49,14 @@ def _print_pass(report: PassReport) -> None:
         click.echo(f"  drift on {key}: {healed}")
 
 
-async def _watch(aws: Aws, root: Path) -> None:
-    """The controller itself, on the local directory: saves converge, drift is alerted."""
-    import os as _os
-
-    from reconciler.controller.loop import Controller, Settings
-    from reconciler.edges.git import LocalSource
-    from reconciler.edges.slack import Notifier, sink_from_environment
-
-    _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
-    settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)
-    controller = Controller(LocalSource(root), aws, Notifier(sink_from_environment(
-        dict(_os.environ))), settings, on_pass=_print_pass)
-    await controller.run(install_signals=True)
-
-
 def run_demo(root: Path, watch: bool = True) -> int:
+    from reconciler.aws import Aws
+    from reconciler.core.format import plan_text
+    from reconciler.core.policy import Trigger
+    from reconciler.embedded import local_default
+    from reconciler.kinds import load_tree
+    from reconciler.sync.run import Options, PassResult, run
+
     colour = "NO_COLOR" not in os.environ
     root = root.resolve()
     tree = load_tree(root)
@@ -94,28 +64,39 @@ def run_demo(root: Path, watch: bool = True) -> int:
         for e in tree.errors:
             click.echo(str(e), err=True)
         return 1
-    with embedded_aws() as server:
-        subnets, groups = network_ids([m.spec for m in tree.manifests])
-        seed_network(server.url, os.environ["AWS_REGION"], subnets, groups)
+
+    def show(result: PassResult) -> None:
+        click.echo(plan_text(result.plan, colour, result.verdicts))
+
+    async def step(apply: bool) -> PassResult:
+        result = await run(load_tree(root), aws, Options(
+            apply=apply, trigger=Trigger.MANUAL if apply else Trigger.AUTOMATED, on_plan=show))
+        for o in result.applied.outcomes if result.applied else []:
+            click.echo(f"  {o.change.key}: {o.result}{(': ' + o.error) if o.error else ''}")
+        return result
+
+    with local_default([m.spec for m in tree.manifests]) as server:
         click.echo(f"Embedded AWS (moto) at {server.url}; manifests from {root}")
         aws = Aws()
 
         async def story() -> int:
             _heading("reconciler diff (nothing exists yet)")
-            await _cycle(aws, root, apply=False, colour=colour)
+            await step(apply=False)
             _heading("reconciler apply")
-            await _cycle(aws, root, apply=True, colour=colour)
+            await step(apply=True)
             _heading("reconciler diff again: nothing left to do")
-            planned = await plan_path(aws, root)
-            click.echo(plan_text(planned.plan, colour))
+            await step(apply=False)
+            svc = next((m for m in tree.manifests if m.kind == "Service"), None)
+            if svc is None:
+                return 0
             _heading("Someone edits AWS by hand")
-            click.echo("  $ " + _hand_edit(root))
+            exec_on = bool(svc.spec.get("enableExecuteCommand", False))
+            click.echo("  $ " + _hand_edit(svc.cluster, svc.name, exec_on))
             _heading("reconciler diff: the drift, and only the drift")
-            drift = await plan_path(aws, root)
-            click.echo(plan_text(drift.plan, colour))
+            drift = await step(apply=False)
             if watch:
                 _heading("Self-heal: apply puts it back")
-                await _cycle(aws, root, apply=True, colour=colour)
+                await step(apply=True)
                 await _watch(aws, root)
             return 0 if drift.plan.pending else 1
 
@@ -123,3 +104,26 @@ def run_demo(root: Path, watch: bool = True) -> int:
             return asyncio.run(story())
         except KeyboardInterrupt:
             return 0
+
+
+async def _watch(aws: object, root: Path) -> None:
+    """The controller itself, on the local directory: saves converge, drift is alerted."""
+    from reconciler.aws import Aws
+    from reconciler.controller.loop import Controller, Settings
+    from reconciler.edges.git import LocalSource
+    from reconciler.edges.slack import Notifier, sink_from_environment
+
+    assert isinstance(aws, Aws)
+    _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
+    settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)
+    controller = Controller(LocalSource(root), aws, Notifier(sink_from_environment(
+        dict(os.environ))), settings, on_pass=print_pass)
+    await controller.run(install_signals=True)
+
+
+@click.command()
+@click.argument("path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
+@click.option("--no-watch", is_flag=True, help="Stop after showing the drift.")
+def demo(path: Path, no_watch: bool) -> None:
+    """Run on the embedded default: a local moto server and the example manifests."""
+    sys.exit(run_demo(path, watch=not no_watch))

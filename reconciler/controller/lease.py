@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from reconciler.aws.client import Aws, AwsError
+from reconciler.aws import Aws, AwsError
 
 log = structlog.get_logger(__name__)
 

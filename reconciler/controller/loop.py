@@ -1,39 +1,40 @@
 """The long-running controller: one plain asyncio loop that keeps AWS equal to git.
 
 A pass: take an exact revision, validate the whole tree (an invalid revision applies nothing
-and the last good one stays), plan, decide per change whether it is a deploy (git changed) or
-drift (AWS changed behind git's back), apply what the drift policy allows, and report. New
-revisions come from polling, webhooks or the file watcher; resync passes catch drift when git
-is quiet. Only the lease holder writes or alerts.
+and the last good one stays), then run the one pass (`sync.run`) as an automated sync, fold
+its outcome into each resource's status, and report. New revisions come from polling,
+webhooks or the file watcher; resync passes catch drift when git is quiet. Only the lease
+holder writes or alerts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
-from reconciler.aws.client import Aws
+from reconciler.aws import Aws
+from reconciler.controller import alerts
 from reconciler.controller.lease import Lease
 from reconciler.controller.metrics import Metrics
-from reconciler.core.drift import DriftEvent, DriftTracker, describe_fields
-from reconciler.core.manifest import Manifest, ResourceKey
-from reconciler.core.plan import Change, Plan
-from reconciler.core.validate import Tree, load_tree
+from reconciler.core.drift import DriftTracker
+from reconciler.core.health import Backoff, ResourceStatus, update_statuses
+from reconciler.core.kind import Live
+from reconciler.core.load import Tree
+from reconciler.core.manifest import ResourceKey
+from reconciler.core.policy import Trigger, candidates, self_heal
+from reconciler.core.vocab import Health
 from reconciler.edges.git import GitError, Revision, Source
 from reconciler.edges.slack import Alert, Notifier
-from reconciler.sync.apply import ApplyResult, Outcome, apply_plan
-from reconciler.sync.run import plan_path
+from reconciler.kinds import REGISTRY, load_tree
+from reconciler.sync.apply import ApplyResult
+from reconciler.sync.run import Options, PassResult, run
 
 log = structlog.get_logger(__name__)
-
-SYNCED, OUT_OF_SYNC, PROGRESSING, DEGRADED = "Synced", "OutOfSync", "Progressing", "Degraded"
 
 
 @dataclass
@@ -48,62 +49,26 @@ class Settings:
 
 
 @dataclass
-class ResourceStatus:
-    key: ResourceKey
-    state: str = OUT_OF_SYNC
-    revision: str | None = None
-    synced_revision: str | None = None
-    last_error: str = ""
-    failures: int = 0
-    retry_at: float = 0.0
-    drift: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.key.kind, "name": self.key.name, "cluster": self.key.cluster,
-                "state": self.state, "revision": self.revision, "lastError": self.last_error,
-                "drift": self.drift}
-
-
-@dataclass
 class PassReport:
     revision: str | None
     trigger: str
     new_revision: bool = False
     invalid: bool = False
-    applied: ApplyResult | None = None
+    result: PassResult | None = None
     drifted: list[ResourceKey] = field(default_factory=list)
     healed: list[ResourceKey] = field(default_factory=list)
-    wrote: bool = False
+
+    @property
+    def applied(self) -> ApplyResult | None:
+        return self.result.applied if self.result else None
+
+    @property
+    def wrote(self) -> bool:
+        return bool(self.applied and any(o.result.wrote for o in self.applied.outcomes))
 
 
-def self_heal(m: Manifest | None, default: bool) -> bool:
-    """`metadata.selfHeal` on the manifest wins over `selfHeal` in reconciler.yaml."""
-    if m is not None:
-        value = (m.raw.get("metadata") or {}).get("selfHeal")
-        if isinstance(value, bool):
-            return value
-    return default
-
-
-def _short(sha: str | None) -> str:
-    return (sha or "?")[:12]
-
-
-def _drift_alert(event: DriftEvent, healing: bool) -> Alert:
-    who = str(event.key)
-    rev = _short(event.revision)
-    lines = [f"• `{f['path']}`: {f['live']!r} (AWS) → {f['git']!r} (git)" for f in event.fields]
-    thread = f"drift:{event.key}"
-    if event.kind == "healed":
-        return Alert("healed", f":white_check_mark: Drift healed on {who} (revision {rev}): "
-                     "AWS was put back to git", tuple(lines), thread)
-    if event.kind == "resolved":
-        return Alert("resolved", f":white_check_mark: Drift resolved on {who}: AWS matches git "
-                     f"again (revision {rev})", (), thread)
-    verb = "still drifted" if event.kind == "reminder" else "drifted from git"
-    state = "not healed: self-heal is off" if not healing else "not healed"
-    return Alert(event.kind, f":warning: {who} {verb} (revision {rev}, {state})",
-                 tuple(lines), thread)
+def health_of(key: ResourceKey, live: Live | None) -> tuple[Health, str]:
+    return REGISTRY[key.kind].health(live)
 
 
 class Controller:
@@ -136,8 +101,8 @@ class Controller:
         self.last_tick = clock()
         self.passes = 0
         self._alerted_invalid: set[str] = set()
-        self._alerted_failures: dict[ResourceKey, str] = {}
-        self._alerted_rollouts: set[str] = set()
+        self._failures = alerts.OnceEach()
+        self._unhealthy = alerts.OnceEach()
         self._alerted_source: str | None = None
         self._fetch_now = asyncio.Event()
         self._stop = asyncio.Event()
@@ -186,7 +151,7 @@ class Controller:
             message = str(exc)
             if self._alerted_source != message:
                 self._alerted_source = message
-                self._alert(Alert("source_failed", ":x: Cannot read the git source", (message,)))
+                self._alert(alerts.source_alert(message))
             log.error("source.failed", error=message)
             return self.last_good
         self._alerted_source = None
@@ -214,12 +179,14 @@ class Controller:
             if not tree.ok:
                 report.invalid = True
                 self.invalid_revision = rev.sha
-                self._alert_invalid(rev.sha, tree)
+                if rev.sha not in self._alerted_invalid:
+                    self._alerted_invalid.add(rev.sha)
+                    self._alert(alerts.invalid_alert(
+                        rev.sha, tree, self.last_good.sha if self.last_good else None))
                 self.metrics.invalid_revision.set(1)
                 if self.last_good is None or self.last_tree is None:
                     return report
-                rev, tree = self.last_good, self.last_tree
-                new = False
+                rev, new = self.last_good, False
             else:
                 self.invalid_revision = None
                 self.metrics.invalid_revision.set(0)
@@ -228,131 +195,56 @@ class Controller:
                 log.info("revision.new", revision=rev.sha, resources=len(tree.manifests))
         assert self.last_tree is not None
         tree = self.last_tree
-        config = tree.config
-        writes = config.mode == "apply" and self.is_leader()
-        planned = await plan_path(self.aws, rev.root, revision=rev.sha, tree=tree,
-                                  prune=config.prune)
-        plan = planned.plan
         now = self.clock()
-        manifests = {m.key: m for m in tree.manifests}
-        selected: list[Change] = []
-        drift: dict[ResourceKey, Change] = {}
-        for change in [*plan.pending, *(c for c in plan.adoptions if c.action == "noop")]:
-            status = self.statuses.get(change.key)
-            is_drift = (change.action != "delete" and not new and status is not None
-                        and status.synced_revision == rev.sha)
-            if is_drift:
-                drift[change.key] = change
-            if not writes or (status and status.retry_at > now):
-                continue
-            if is_drift and not self_heal(manifests.get(change.key), config.self_heal):
-                continue
-            selected.append(change)
-        if plan.refused and writes:
-            self._alert(Alert("prune_refused", ":no_entry: Prune refused: nothing applied",
-                              tuple(plan.refused), f"prune:{rev.sha}"))
-            selected = [c for c in selected if c.action != "delete"]
-        result = ApplyResult()
-        if selected:
-            report.wrote = True
-            result = await apply_plan(self.aws, Plan(selected, external=plan.external),
-                                      planned.ctx, config, should_stop=self._stop.is_set)
-            self.applied_revision, self.applied_at = rev.sha, time.time()
-        report.applied = result
-        outcomes = {o.change.key: o for o in result.outcomes}
-        self._update_statuses(plan, outcomes, drift, rev.sha, now, writes)
-        healed = {k for k in drift if k in outcomes and outcomes[k].result not in (
-            "failed", "skipped")}
-        report.drifted, report.healed = sorted(drift, key=str), sorted(healed, key=str)
-        if self.is_leader():
-            in_sync = {c.key for c in plan.changes if c.action == "noop"}
-            fields = {k: c.fields for k, c in drift.items()}
-            for event in self.tracker.observe(now, fields, healed, in_sync, rev.sha):
-                self._alert(_drift_alert(event, self_heal(manifests.get(event.key),
-                                                          config.self_heal)))
-            self._alert_failures(result.outcomes)
-            self._alert_rollouts(plan)
-        self.metrics.observe_statuses(self.statuses.values(), len(drift) - len(healed))
-        if self.applied_revision:
-            self.metrics.set_applied(self.applied_revision, self.applied_at or 0.0)
+        leader = self.is_leader()
+        result = await run(tree, self.aws, Options(
+            apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha,
+            retry_at={k: s.retry_at for k, s in self.statuses.items()}, now=now,
+            should_stop=self._stop.is_set))
+        report.result = result
+        self._after(result, report, rev.sha, now)
         self.ready = True
         return report
 
-    def _update_statuses(self, plan: Plan, outcomes: dict[ResourceKey, Outcome],
-                         drift: dict[ResourceKey, Change], sha: str, now: float,
-                         writes: bool) -> None:
-        seen = set()
-        for change in plan.changes:
-            key = change.key
-            seen.add(key)
-            status = self.statuses.setdefault(key, ResourceStatus(key))
-            status.revision = sha
-            outcome = outcomes.get(key)
-            if change.action == "noop" or (outcome and outcome.result not in ("failed", "skipped")):
-                status.state = SYNCED
-                status.synced_revision = sha
-                status.last_error, status.failures, status.retry_at = "", 0, 0.0
-                status.drift = []
-                if change.live and _rolling_out(change.live.raw):
-                    status.state = PROGRESSING
-                if change.action == "delete":
-                    self.statuses.pop(key, None)
-            elif outcome is not None:
-                status.state = DEGRADED
-                status.last_error = outcome.error
-                status.failures += 1
-                delay = min(self.settings.backoff_base * 2 ** (status.failures - 1),
-                            self.settings.backoff_max)
-                status.retry_at = now + delay
+    def _after(self, result: PassResult, report: PassReport, sha: str, now: float) -> None:
+        """Fold a pass into statuses, metrics and alerts."""
+        plan, config = result.plan, result.tree.config
+        applied = result.applied or ApplyResult()
+        outcomes = applied.results()
+        if applied.outcomes and any(o.result.wrote for o in applied.outcomes):
+            self.applied_revision, self.applied_at = sha, time.time()
+        update_statuses(self.statuses, plan, outcomes, result.verdicts, sha, now,
+                        Backoff(self.settings.backoff_base, self.settings.backoff_max), health_of)
+        drift = {c.key: c for c in candidates(plan) if c.drift}
+        healed = {k for k in drift if k in outcomes and outcomes[k][0].ok}
+        report.drifted, report.healed = sorted(drift, key=str), sorted(healed, key=str)
+        manifests = {m.key: m for m in result.tree.manifests}
+        if plan.refused and config.mode == "apply":
+            self._alert(alerts.prune_refused_alert(plan.refused, sha))
+        in_sync = {c.key for c in plan.changes if not c.pending}
+        fields = {k: c.fields for k, c in drift.items()}
+        for event in self.tracker.observe(now, fields, healed, in_sync, sha):
+            self._alert(alerts.drift_alert(event, self_heal(manifests.get(event.key),
+                                                            config.self_heal)))
+        for o in applied.outcomes:
+            if not o.result.ok:
+                if self._failures.first(o.change.key, o.error):
+                    self._alert(alerts.failure_alert(o.change.key, o.error))
             else:
-                status.state = DEGRADED if status.retry_at > now else OUT_OF_SYNC
-                if key in drift:
-                    status.drift = describe_fields(change.fields)
-        for key in [k for k in self.statuses if k not in seen]:
-            del self.statuses[key]
-
-    # --- alerts ---------------------------------------------------------------------------
+                self._failures.clear(o.change.key)
+        for key, status in self.statuses.items():
+            if status.health is Health.DEGRADED:
+                if self._unhealthy.first(key, status.health_reason):
+                    self._alert(alerts.health_alert(key, status.health, status.health_reason))
+            elif status.health is Health.HEALTHY and self._unhealthy.clear(key):
+                self._alert(alerts.recovered_alert(key))
+        self.metrics.observe_statuses(self.statuses.values(), len(drift) - len(healed))
+        if self.applied_revision:
+            self.metrics.set_applied(self.applied_revision, self.applied_at or 0.0)
 
     def _alert(self, alert: Alert) -> None:
         if self.is_leader():
             self.notifier.send(alert)
-
-    def _alert_invalid(self, sha: str, tree: Tree) -> None:
-        if sha in self._alerted_invalid:
-            return
-        self._alerted_invalid.add(sha)
-        shown = [str(e) for e in tree.errors[:20]]
-        more = len(tree.errors) - len(shown)
-        if more > 0:
-            shown.append(f"… and {more} more")
-        kept = _short(self.last_good.sha if self.last_good else None)
-        self._alert(Alert("invalid_revision",
-                          f":x: Revision {_short(sha)} is invalid: nothing from it was applied; "
-                          f"still on {kept}", tuple(shown), f"invalid:{sha}"))
-
-    def _alert_failures(self, outcomes: list[Outcome]) -> None:
-        for o in outcomes:
-            key = o.change.key
-            if o.result in ("failed", "skipped"):
-                fp = hashlib.sha256(o.error.encode()).hexdigest()[:16]
-                if self._alerted_failures.get(key) != fp:
-                    self._alerted_failures[key] = fp
-                    self._alert(Alert("apply_failed", f":x: Apply failed for {key}",
-                                      (o.error,), f"failed:{key}"))
-            else:
-                self._alerted_failures.pop(key, None)
-
-    def _alert_rollouts(self, plan: Plan) -> None:
-        for change in plan.changes:
-            if change.key.kind != "Service" or change.live is None:
-                continue
-            for d in change.live.raw.get("deployments", []):
-                if d.get("rolloutState") == "FAILED" and d.get("id") not in self._alerted_rollouts:
-                    self._alerted_rollouts.add(str(d.get("id")))
-                    reason = str(d.get("rolloutStateReason", ""))
-                    self._alert(Alert("rollout_failed",
-                                      f":rotating_light: Deployment of {change.key} failed "
-                                      "(circuit breaker)", (reason,), f"rollout:{d.get('id')}"))
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -415,8 +307,3 @@ class Controller:
                 fetch = True
             except TimeoutError:
                 fetch = False
-
-
-def _rolling_out(raw: dict[str, Any]) -> bool:
-    return any(d.get("status") == "PRIMARY" and d.get("rolloutState") == "IN_PROGRESS"
-               for d in raw.get("deployments", []))

@@ -9,8 +9,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from reconciler.aws.client import Aws
-
-STATES = ("Synced", "OutOfSync", "Progressing", "Degraded")
+from reconciler.core.vocab import State
 
 
 class Metrics:
@@ -65,9 +64,9 @@ class Metrics:
             self._seen_paced = aws.pacer.waited
 
     def observe_statuses(self, statuses: Iterable[Any], drifted: int) -> None:
-        counts = Tally(s.state for s in statuses)
-        for state in STATES:
-            self.resources.labels(state).set(counts.get(state, 0))
+        counts = Tally(str(s.state) for s in statuses)
+        for state in State:
+            self.resources.labels(str(state)).set(counts.get(str(state), 0))
         self.drift.set(max(drifted, 0))
 
     def set_applied(self, revision: str, at: float) -> None:

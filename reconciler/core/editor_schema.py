@@ -12,6 +12,8 @@ from typing import Any
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from reconciler.core import model
+from reconciler.core.charts import RELEASE
+from reconciler.core.kind import Registry
 
 JSON_SCHEMA = "http://json-schema.org/draft-07/schema#"
 
@@ -79,10 +81,8 @@ class Builder:
         return self.shape(model.input_shape(service, op), service, camel, drop)
 
 
-def manifest_schema() -> dict[str, Any]:
+def manifest_schema(registry: Registry) -> dict[str, Any]:
     """The whole manifest format: every kind's metadata and spec, and Release."""
-    from reconciler.kinds import REGISTRY
-
     b = Builder()
     metadata = {
         "type": "object", "required": ["name"], "additionalProperties": False,
@@ -96,17 +96,15 @@ def manifest_schema() -> dict[str, Any]:
         },
     }
     branches = []
-    kinds = sorted([*REGISTRY, "Release"])
+    kinds = sorted([*registry, RELEASE])
     for name in kinds:
-        if name == "Release":
+        if name == RELEASE:
             spec = {"type": "object", "required": ["chart"], "additionalProperties": False,
                     "properties": {"chart": {"type": "string"}, "values": {"type": "object"},
                                    "valuesFrom": {"type": "array", "items": {"type": "string"}}}}
         else:
-            spec = REGISTRY[name].json_schema(b)
+            spec = registry[name].json_schema(b)
         then: dict[str, Any] = {"properties": {"spec": spec}}
-        if name == "TaskDefinition":
-            then["properties"]["specFile"] = {"type": "string"}
         branches.append({"if": {"properties": {"kind": {"const": name}}}, "then": then})
     return {
         "$schema": JSON_SCHEMA,

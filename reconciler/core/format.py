@@ -8,11 +8,21 @@ from typing import Any
 
 from reconciler.core.diff import ABSENT, FieldChange
 from reconciler.core.ignore import show
+from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask
 from reconciler.core.plan import Change, Plan
+from reconciler.core.policy import Verdict
+from reconciler.core.vocab import Action, Decision
 
-SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
-COLOUR = {"create": "green", "update": "yellow", "replace": "magenta", "delete": "red"}
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
+COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
+          Action.DELETE: "red"}
+Verdicts = dict[ResourceKey, Verdict]
+
+
+def _held(c: Change, verdicts: Verdicts | None) -> Verdict | None:
+    v = (verdicts or {}).get(c.key)
+    return v if v is not None and v.decision is Decision.HOLD else None
 
 
 def _value(v: Any) -> str:
@@ -27,7 +37,7 @@ def _masked(change: FieldChange) -> tuple[Any, Any]:
     return old, new
 
 
-def change_json(c: Change) -> dict[str, Any]:
+def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
     diff = []
     for f in c.fields:
         old, new = _masked(f)
@@ -50,6 +60,14 @@ def change_json(c: Change) -> dict[str, Any]:
         out["adopt"] = True
     if c.live:
         out["arn"] = c.live.arn
+    if c.action is not Action.DELETE and c.live is not None:
+        out["drift"] = c.drift
+    held = _held(c, verdicts)
+    if held is not None:
+        out["decision"] = str(held.decision)
+        out["reason"] = held.reason
+    elif verdicts is not None and c.key in verdicts:
+        out["decision"] = str(verdicts[c.key].decision)
     return out
 
 
@@ -62,9 +80,9 @@ def ignored_json(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
+def plan_json(plan: Plan, verdicts: Verdicts | None = None) -> dict[str, Any]:
     return {
-        "changes": [change_json(c) for c in plan.pending],
+        "changes": [change_json(c, verdicts) for c in plan.pending],
         "summary": plan.counts(),
         "adopt": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
                    "arn": c.live.arn if c.live else None} for c in plan.adoptions],
@@ -81,21 +99,24 @@ def _style(text: str, colour: str | None, enabled: bool, bold: bool = False) -> 
     return click.style(text, fg=colour, bold=bold)
 
 
-def plan_text(plan: Plan, colour: bool = False) -> str:
+def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None) -> str:
     lines: list[str] = []
     for c in plan.pending:
         sym = SYMBOL[c.action]
         note = " (adopting: not yet owned by this controller)" if c.adopt else ""
         if c.note:
             note = f" ({c.note})"
+        held = _held(c, verdicts)
+        if held is not None:
+            note += f" ({held.reason})"
         head = f"{sym} {c.key} ({c.action}){note}"
         lines.append(_style(head, COLOUR[c.action], colour, bold=True))
-        if c.action == "delete":
+        if c.action is Action.DELETE:
             continue
         for f in c.fields:
             old, new = _masked(f)
             path = show(f.path)[len("spec.") :] if f.path else "(resource)"
-            if c.action == "create":
+            if c.action is Action.CREATE:
                 lines.append(_style(f"    + {path}: {_value(new)}", "green", colour))
             elif f.op == "add" and len(f.path) == 1:
                 lines.append(_style(f"    ~ {path}: (AWS default) → {_value(new)}", "yellow",
@@ -113,11 +134,11 @@ def plan_text(plan: Plan, colour: bool = False) -> str:
             lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
                                 None, colour))
     for c in plan.adoptions:
-        if c.action == "noop":
+        if c.action is Action.NOOP:
             lines.append(_style(f"= {c.key} (in sync; adopting: apply tags it as owned)", "cyan",
                                 colour))
     for c in plan.ignored:
-        if c.action != "noop":
+        if c.action is not Action.NOOP:
             continue
         lines.append(_style(f"= {c.key} (in sync)", None, colour))
         for i in c.ignored:
@@ -136,7 +157,7 @@ def plan_text(plan: Plan, colour: bool = False) -> str:
     return "\n".join(lines)
 
 
-def plan_markdown(plan: Plan) -> str:
+def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
     if not plan.pending:
         return "### reconciler diff\n\nNo changes: AWS matches git.\n"
     out = ["### reconciler diff", ""]
@@ -146,12 +167,14 @@ def plan_markdown(plan: Plan) -> str:
         f"**{counts['replace']}** to replace, **{counts['delete']}** to delete."
     )
     for c in plan.pending:
+        held = _held(c, verdicts)
+        why = f" — {held.reason}" if held is not None else ""
         out += ["", f"<details><summary><code>{SYMBOL[c.action]} {c.key}</code> ({c.action})"
-                    "</summary>", "", "```diff"]
+                    f"{why}</summary>", "", "```diff"]
         for f in c.fields:
             old, new = _masked(f)
             path = show(f.path)[len("spec.") :] if f.path else "(resource)"
-            if f.op != "add" and c.action != "create":
+            if f.op != "add" and c.action is not Action.CREATE:
                 out.append(f"- {path}: {_value(old)}")
             if f.op != "remove":
                 out.append(f"+ {path}: {_value(new)}")

@@ -26,10 +26,12 @@ class PatternError(ValueError):
 
 @dataclass(frozen=True)
 class IgnoreRule:
-    """One ignored path and why it is ignored (shown in the diff)."""
+    """One ignored path and why it is ignored (shown in the diff). `external` rules come from
+    another owner found live (autoscaling), not from git."""
 
     pattern: str
     reason: str
+    external: bool = False
 
     @property
     def segments(self) -> tuple[Segment, ...]:

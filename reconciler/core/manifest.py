@@ -1,12 +1,13 @@
-"""Reading manifests from a directory tree: YAML documents with the line of every key.
+"""The manifest model: YAML documents parsed with the line of every key, each turned into a
+`Manifest` with its identity (`ResourceKey`). Errors are values (`LoadError`), located at a
+file and line.
 
-Pure apart from reading files. No AWS, no network.
+Pure: text in, data out. Reading files is `reconciler.core.load`'s job.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,20 +43,6 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
     def ascend_resolver(self) -> None:
         pass
-
-# Fields that `describe-task-definition` prints but `register-task-definition` does not take.
-TASK_DEFINITION_READ_ONLY = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-    "deleteRequestedAt",
-)
-
 
 @dataclass(frozen=True)
 class ResourceKey:
@@ -97,7 +84,6 @@ class Manifest:
     cluster: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     ignore: list[str] = field(default_factory=list)
-    annotations: dict[str, Any] = field(default_factory=dict)
     lines: dict[Path_, int] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     origin: str = ""  # for manifests rendered from a chart: the Release they come from
@@ -193,23 +179,7 @@ def parse_documents(
         loader.dispose()
 
 
-def is_values_file(rel: Path) -> bool:
-    """Chart values (`*.values.yaml`, or anything under a `values/` folder) are not manifests."""
-    return rel.name.endswith((".values.yaml", ".values.yml")) or "values" in rel.parts[:-1]
-
-
-def manifest_files(root: Path) -> list[Path]:
-    """Every *.yaml / *.yml below root, sorted, without the repo-wide config file, hidden
-    folders and chart values files."""
-    if root.is_file():
-        return [root]
-    files = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)
-             and not is_values_file(p.relative_to(root))]
-    return sorted(p for p in files if p.relative_to(root).as_posix() != CONFIG_FILE)
-
-
-def _display(path: Path, root: Path) -> str:
+def display_path(path: Path, root: Path) -> str:
     """A file's name in errors: relative to the manifests root, else to the folder holding it
     (charts usually sit beside manifests/), else absolute."""
     base = root.parent if root.is_file() else root
@@ -220,43 +190,6 @@ def _display(path: Path, root: Path) -> str:
             continue
         return rel.as_posix() if anchor == base else f"../{rel.as_posix()}"
     return path.as_posix()
-
-
-def load_spec_file(
-    manifest: Manifest, base: Path, root: Path
-) -> tuple[dict[str, Any] | None, list[LoadError]]:
-    """Read a TaskDefinition's `specFile` as describe-task-definition prints it or
-    register-task-definition --cli-input-json takes it, dropping the read-only fields."""
-    ref = manifest.raw.get("specFile")
-    if not isinstance(ref, str):
-        return None, [manifest.error("specFile must be a path string", ("specFile",))]
-    path = (base / ref).resolve()
-    where_line = manifest.line_of(("specFile",))
-    if not path.is_file():
-        return None, [manifest.error(f"specFile {ref!r} not found", ("specFile",))]
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        shown = _display(path, root)
-        return None, [LoadError(shown, exc.lineno, f"invalid JSON: {exc.msg}", str(manifest.key))]
-    if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
-        outer_tags = data.get("tags")
-        data = dict(data["taskDefinition"])
-        if outer_tags and "tags" not in data:
-            data["tags"] = outer_tags
-    if not isinstance(data, dict):
-        return None, [LoadError(manifest.file, where_line, "specFile must hold a JSON object")]
-    for k in TASK_DEFINITION_READ_ONLY:
-        data.pop(k, None)
-    family = data.pop("family", None)
-    if family is not None and family != manifest.name:
-        return None, [
-            manifest.error(
-                f"specFile {ref!r} has family {family!r} but metadata.name is {manifest.name!r}",
-                ("specFile",),
-            )
-        ]
-    return data, []
 
 
 def manifest_from_document(
@@ -272,6 +205,7 @@ def manifest_from_document(
         return LoadError(file, lines.get(("metadata",), line), "metadata.name is missing", kind)
     spec = data.get("spec", {})
     cluster = meta.get("cluster")
+    labels, ignore = meta.get("labels"), meta.get("ignore")
     return Manifest(
         kind=kind,
         name=meta["name"],
@@ -280,9 +214,8 @@ def manifest_from_document(
         line=line,
         api_version=str(data.get("apiVersion", "")),
         cluster=str(cluster) if cluster is not None else None,
-        labels=dict(meta.get("labels") or {}),
-        ignore=list(meta.get("ignore") or []),
-        annotations=dict(meta.get("annotations") or {}),
+        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        ignore=list(ignore) if isinstance(ignore, list) else [],
         lines=lines,
         raw=data,
     )
@@ -297,52 +230,3 @@ def manifests_in(text: str, file: str) -> Iterator[Manifest | LoadError]:
         data, line, lines = item
         if data is not None:
             yield manifest_from_document(data, file, line, lines)
-
-
-@dataclass
-class LoadResult:
-    """All manifests under a path, and every error met while reading them."""
-
-    root: Path
-    manifests: list[Manifest] = field(default_factory=list)
-    errors: list[LoadError] = field(default_factory=list)
-    releases: list[Manifest] = field(default_factory=list)
-
-
-def load_path(root: Path) -> LoadResult:
-    """Read every manifest under `root`; errors are collected, never raised."""
-    root = root.resolve()
-    result = LoadResult(root)
-    if not root.exists():
-        result.errors.append(LoadError(str(root), 0, "path does not exist"))
-        return result
-    for path in manifest_files(root):
-        shown = _display(path, root)
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            result.errors.append(LoadError(shown, 1, f"cannot read: {exc}"))
-            continue
-        for m in manifests_in(text, shown):
-            if isinstance(m, LoadError):
-                result.errors.append(m)
-                continue
-            if "specFile" in m.raw:
-                if "spec" in m.raw:
-                    result.errors.append(m.error("give either spec or specFile, not both"))
-                    continue
-                spec, errs = load_spec_file(m, path.parent, root)
-                result.errors.extend(errs)
-                if spec is None:
-                    continue
-                m.spec = spec
-            if m.kind == "Release":
-                from reconciler.core.charts import expand
-
-                rendered, errors = expand(m, path, root, lambda p: _display(p, root))
-                result.errors.extend(errors)
-                result.manifests.extend(rendered)
-                result.releases.append(m)
-                continue
-            result.manifests.append(m)
-    return result

@@ -15,20 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.core.ownership import is_foreign_tag
+
 Doc = dict[str, Any]
-
-MANAGED_BY = "reconciler:managed-by"
-REVISION_TAG = "reconciler:revision"
-# For resources AWS does not name (scalable targets, Spot Fleets): the manifest they come from.
-NAME_TAG = "reconciler:name"
-CLUSTER_TAG = "reconciler:cluster"
-CONTENT_HASH_TAG = "reconciler:content-hash"
-# Tags the reconciler writes that change without anybody changing the resource.
-BOOKKEEPING_TAGS = frozenset({REVISION_TAG, CONTENT_HASH_TAG})
-# Not compared: ownership is bookkeeping. An unowned twin of a manifest is adopted (tagged),
-# which is not a change to the resource.
-OWNERSHIP_TAGS = frozenset({MANAGED_BY, REVISION_TAG, CONTENT_HASH_TAG, NAME_TAG, CLUSTER_TAG})
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -163,8 +152,7 @@ def tags_as_map(doc: Doc, key: str = "tags", k: str = "key", v: str = "value") -
     if isinstance(doc.get(key), list):
         doc[key] = key_by(doc[key], k, v)
     if isinstance(doc.get(key), dict):
-        doc[key] = {t: x for t, x in doc[key].items()
-                    if t not in OWNERSHIP_TAGS and not str(t).startswith("aws:")}
+        doc[key] = {t: x for t, x in doc[key].items() if not is_foreign_tag(str(t))}
 
 
 def prune_empty(value: Any) -> Any:

@@ -1,79 +1,82 @@
-"""Offline validation of a whole tree: every error, each as file:line: Kind/name: message.
+"""Offline validation of a whole tree: every error, each as `file:line: Kind/name: message`.
 
-Pure: botocore's model for the specs, plus the reconciler's own rules (apiVersion, kind,
-duplicate identities, dangling references, ignore paths).
+Pure. Each kind checks its own spec (botocore's model plus its rules); this module checks
+what is the reconciler's own: apiVersion, kind, where a kind lives, duplicate identities,
+dangling references, ignore paths and the metadata the reconciler reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from reconciler.core.config import Config, load_config
 from reconciler.core.ignore import PatternError, parse
-from reconciler.core.manifest import API_VERSION, LoadError, Manifest, ResourceKey, load_path
-from reconciler.kinds import REGISTRY
+from reconciler.core.kind import Registry
+from reconciler.core.manifest import API_VERSION, LoadError, Manifest, ResourceKey
+from reconciler.core.vocab import ClusterScope
+
+METADATA_KEYS = frozenset({"name", "cluster", "labels", "ignore", "annotations", "selfHeal"})
 
 
-@dataclass
-class Tree:
-    """A validated manifests tree: manifests, config, and every error found."""
+def _check_metadata(m: Manifest) -> list[LoadError]:
+    errors: list[LoadError] = []
+    spec = m.raw.get("spec")
+    if "spec" in m.raw and not isinstance(spec, dict) and "specFile" not in m.raw:
+        errors.append(m.error(f"spec must be a mapping, not {type(spec).__name__}", ("spec",)))
+    meta = m.raw.get("metadata") or {}
+    for key in meta:
+        if key not in METADATA_KEYS:
+            errors.append(m.error(f"metadata.{key}: unknown field (known: "
+                                  f"{', '.join(sorted(METADATA_KEYS))})", ("metadata", key)))
+    if "selfHeal" in meta and not isinstance(meta["selfHeal"], bool):
+        errors.append(m.error(f"metadata.selfHeal must be true or false, not "
+                              f"{meta['selfHeal']!r}", ("metadata", "selfHeal")))
+    labels = meta.get("labels")
+    if labels is not None and not (isinstance(labels, dict) and all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool)
+            for k, v in labels.items())):
+        errors.append(m.error("metadata.labels must map names to strings",
+                              ("metadata", "labels")))
+    ignore = meta.get("ignore")
+    if ignore is not None and not isinstance(ignore, list):
+        errors.append(m.error("metadata.ignore must be a list of paths", ("metadata", "ignore")))
+    for i, p in enumerate(m.ignore):
+        try:
+            parse(str(p))
+        except PatternError as exc:
+            errors.append(m.error(str(exc), ("metadata", "ignore", i)))
+    return errors
 
-    root: Path
-    manifests: list[Manifest] = field(default_factory=list)
-    config: Config = field(default_factory=Config)
-    errors: list[LoadError] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def by_key(self) -> dict[ResourceKey, Manifest]:
-        return {m.key: m for m in self.manifests}
-
-
-def check_manifests(manifests: list[Manifest]) -> list[LoadError]:
+def check_manifests(manifests: list[Manifest], registry: Registry) -> list[LoadError]:
+    """Every error in these manifests, in the order they were loaded."""
     errors: list[LoadError] = []
     seen: dict[ResourceKey, Manifest] = {}
     for m in manifests:
         if m.api_version != API_VERSION:
             errors.append(m.error(
                 f"unknown apiVersion {m.api_version!r} (expected {API_VERSION})", ("apiVersion",)))
-        kind = REGISTRY.get(m.kind)
+        errors.extend(_check_metadata(m))
+        kind = registry.get(m.kind)
         if kind is None:
             errors.append(m.error(
-                f"unknown kind {m.kind!r} (known: {', '.join(sorted(REGISTRY))})", ("kind",)))
+                f"unknown kind {m.kind!r} (known: {', '.join(sorted(registry))})", ("kind",)))
             continue
-        if not (kind.needs_cluster or kind.cluster_allowed) and m.cluster is not None:
+        if kind.cluster_scope is ClusterScope.NONE and m.cluster is not None:
             errors.append(m.error(f"{m.kind} does not live in a cluster: remove metadata.cluster",
                                   ("metadata", "cluster")))
         errors.extend(kind.validate(m))
-        for i, p in enumerate(m.ignore):
-            try:
-                parse(str(p))
-            except PatternError as exc:
-                errors.append(m.error(str(exc), ("metadata", "ignore", i)))
         if m.key in seen:
             first = seen[m.key]
             errors.append(m.error(f"duplicate: {m.key} is also defined at {first.file}:{first.line}"))
         else:
             seen[m.key] = m
     for m in manifests:
-        kind = REGISTRY.get(m.kind)
+        kind = registry.get(m.kind)
         if kind is None:
             continue
-        for ref, path in kind.references(m):
-            if ref not in seen:
-                errors.append(m.error(f"{'.'.join(map(str, path))} names {ref}, "
-                                      "which no manifest defines", path))
+        for ref in kind.references(m):
+            if ref.key not in seen:
+                errors.append(m.error(f"{'.'.join(map(str, ref.path))} names {ref.key}, "
+                                      "which no manifest defines", ref.path))
     return errors
 
 
-def load_tree(root: Path) -> Tree:
-    """Load and validate everything under root; nothing from an invalid tree may be applied."""
-    loaded = load_path(root)
-    config, config_errors = load_config(loaded.root)
-    tree = Tree(loaded.root, loaded.manifests, config, [*loaded.errors, *config_errors])
-    tree.errors.extend(check_manifests(loaded.manifests))
-    tree.errors.sort(key=lambda e: (e.file, e.line, e.message))
-    return tree
+__all__ = ["check_manifests"]

@@ -153,3 +153,17 @@ class LocalSource:
 
         async for _ in awatch(self.root, debounce=100, step=20):
             yield None
+
+
+def revision_of(path: Path) -> str | None:
+    """HEAD's SHA of the repository holding `path`, or None outside git or with git missing."""
+    where = path if path.is_dir() else path.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(where), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = out.stdout.strip()
+    return sha if out.returncode == 0 and len(sha) == 40 else None

@@ -1,5 +1,5 @@
 """`python -m reconciler.embedded`: the patched moto server in the foreground."""
 
-from reconciler.embedded import main
+from reconciler.embedded.server import main
 
 main()

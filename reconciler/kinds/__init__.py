@@ -1,8 +1,14 @@
-"""The registry of resource kinds: adding a kind is a module and one line here."""
+"""The resource kinds: one module per kind, each implementing the Protocols of
+`reconciler.core.kind` (Spec, Reader, Writer, HealthCheck) and importing only the core.
+Adding a kind is its module and one line in `REGISTRY` below.
+"""
 
 from __future__ import annotations
 
-from reconciler.kinds.base import Context, Kind, Live, Refs
+from pathlib import Path
+
+from reconciler.core import load
+from reconciler.core.kind import Kind
 from reconciler.kinds.cluster import Cluster
 from reconciler.kinds.scalable_target import ScalableTarget
 from reconciler.kinds.scheduled_task import ScheduledTask
@@ -11,13 +17,18 @@ from reconciler.kinds.spot_fleet import SpotFleet
 from reconciler.kinds.task_definition import TaskDefinition
 
 REGISTRY: dict[str, Kind] = {k.kind: k for k in (
-    Cluster(), TaskDefinition(), SpotFleet(), Service(), ScheduledTask(), ScalableTarget(),
+    Cluster(),
+    TaskDefinition(),
+    SpotFleet(),
+    Service(),
+    ScheduledTask(),
+    ScalableTarget(),
 )}
 
 
-def ordered() -> list[Kind]:
-    """Kinds in the order they are created and updated (deleted in reverse)."""
-    return sorted(REGISTRY.values(), key=lambda k: k.order)
+def load_tree(root: Path) -> load.Tree:
+    """Load and validate the manifests under `root` with every registered kind."""
+    return load.load_tree(root, REGISTRY)
 
 
-__all__ = ["REGISTRY", "Context", "Kind", "Live", "Refs", "ordered"]
+__all__ = ["REGISTRY", "load_tree"]

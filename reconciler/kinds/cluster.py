@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from reconciler.aws.client import Aws
 from reconciler.core import model
+from reconciler.core.kind import Changed, Context, Live
 from reconciler.core.manifest import Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
@@ -20,7 +20,9 @@ from reconciler.core.normalize import (
     sort_set_fields,
     tags_as_map,
 )
-from reconciler.kinds.base import Context, Kind, Live, tag_map
+from reconciler.core.ports import AwsApi, collect_pages
+from reconciler.core.vocab import Health
+from reconciler.kinds._base import KindBase
 
 DESCRIBE_BATCH = 100
 INCLUDE = ["TAGS", "SETTINGS", "CONFIGURATIONS"]
@@ -88,12 +90,13 @@ SERVER_CHOSEN = [
 ]
 
 
-class Cluster(Kind):
+class Cluster(KindBase):
     kind = "Cluster"
     service = "ecs"
     create_operation = "CreateCluster"
     identity = ("clusterName",)
     order = 10
+    guard_last = True  # deleting the only owned cluster takes everything in it
     rules = RULES
     server_chosen = SERVER_CHOSEN
 
@@ -107,11 +110,11 @@ class Cluster(Kind):
             key=ResourceKey(self.kind, c["clusterName"]),
             arn=c["clusterArn"],
             spec=spec,
-            tags=tag_map(c.get("tags")),
+            tags=self.tags.read(c.get("tags")),
             raw=c,
         )
 
-    async def _describe(self, aws: Aws, names: Sequence[str]) -> list[Live]:
+    async def _describe(self, aws: AwsApi, names: Sequence[str]) -> list[Live]:
         """Clusters by name or ARN, 100 a call."""
         async def fetch(batch: list[str]) -> dict[str, Live]:
             resp = await aws.call("ecs", "describe_clusters", clusters=batch, include=INCLUDE)
@@ -123,7 +126,7 @@ class Cluster(Kind):
         return list(found.values())
 
     async def fetch(
-        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        self, aws: AwsApi, manifests: Sequence[Manifest], ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
         keys = [m.key for m in manifests]
@@ -132,21 +135,17 @@ class Cluster(Kind):
         lives = await self._describe(aws, sorted({k.name for k in keys}))
         return {live.key: live for live in lives}
 
-    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
-        arns: list[str] = []
-        async for page in aws.pages(
-            "ecs", "list_clusters", "nextToken", "nextToken", maxResults=100
-        ):
-            arns.extend(page.get("clusterArns", []))
+    async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
+        arns = await collect_pages(aws, "ecs", "list_clusters", "clusterArns", maxResults=100)
         lives = await self._describe(aws, sorted(arns))
         return [live for live in lives if live.owner() == owner]
 
-    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+    async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
         resp = await aws.call("ecs", "create_cluster", clusterName=key.name, **desired)
         return str(resp["cluster"]["clusterArn"])
 
     async def update(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+        self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live, fields: Changed, ctx: Context
     ) -> str:
         params = {f: desired[f] for f in sorted(fields & UPDATE_FIELDS) if f in desired}
         if "settings" in fields and "settings" not in desired:
@@ -163,5 +162,19 @@ class Cluster(Kind):
             await self.sync_tags(aws, live.arn, desired, live)
         return live.arn
 
-    async def delete(self, aws: Aws, live: Live) -> None:
+    async def delete(self, aws: AwsApi, live: Live) -> None:
         await aws.call("ecs", "delete_cluster", cluster=live.key.name)
+
+    def health(self, live: Live | None) -> tuple[Health, str]:
+        if live is None:
+            return Health.MISSING, "not in AWS"
+        status = str(live.raw.get("status", "ACTIVE"))
+        if status == "PROVISIONING":
+            return Health.PROGRESSING, "capacity providers are being set up"
+        if status in ("FAILED", "INACTIVE", "DEPROVISIONING"):
+            return Health.DEGRADED, f"cluster status {status}"
+        return Health.HEALTHY, ""
+
+    async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
+                       ctx: Context) -> list[Live]:
+        return [cluster]

@@ -4,7 +4,9 @@ target capacity, with its scaling policies and scheduled actions.
 The spec is RegisterScalableTarget's request; the target is named by manifest
 (`service: api` in `metadata.cluster`, or `spotFleet: name`) or by its raw identity
 (`serviceNamespace`, `resourceId`, `scalableDimension`). `policies` are PutScalingPolicy
-requests and `scheduledActions` PutScheduledAction requests, without the target's identity.
+requests and `scheduledActions` PutScheduledAction requests, without the target's identity;
+in the comparison form they are maps by name, so the plan's diff names the policy or action
+that changed and an update writes exactly those.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.aws.client import Aws, gather_limited
 from reconciler.core import model
+from reconciler.core.kind import PENDING_ID, Changed, Context, Live, Reference
 from reconciler.core.manifest import LoadError, Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
@@ -27,44 +29,43 @@ from reconciler.core.normalize import (
     sort_set,
     tags_as_map,
 )
-from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
+from reconciler.core.ownership import PASCAL_MAP_TAGS, key_from_tags, name_tags
+from reconciler.core.ports import AwsApi, collect_pages, gather_limited
+from reconciler.core.vocab import ClusterScope
+from reconciler.kinds._autoscaling import (
+    ECS_DIMENSION,
+    FLEET_DIMENSION,
+    IDENTITY,
+    PAGE,
+    describe_targets,
+    fleet_name,
+    pick,
+    register_part,
+    shape,
+)
+from reconciler.kinds._base import KindBase
 
-ECS_DIMENSION = "ecs:service:DesiredCount"
-FLEET_DIMENSION = "ec2:spot-fleet-request:TargetCapacity"
-IDENTITY = ("ServiceNamespace", "ResourceId", "ScalableDimension")
 TARGET_FIELDS = ("MinCapacity", "MaxCapacity", "SuspendedState")
-EXTRA_KEYS = ("service", "spotfleet", "policies", "scheduledactions")
-DESCRIBE_BATCH = 50
 PER_TARGET_LIMIT = 10
-
-
-def _shape(op: str) -> Any:
-    return model.input_shape("application-autoscaling", op)
-
-
-def _pick(spec: Doc, name: str) -> Any:
-    return next((v for k, v in spec.items() if str(k).lower() == name), None)
-
-
-def _register_part(spec: Doc) -> Doc:
-    rest = {k: v for k, v in spec.items() if str(k).lower() not in EXTRA_KEYS}
-    return dict(model.to_model_case(rest, _shape("RegisterScalableTarget")))
+SERVICE = "application-autoscaling"
+# (spec key as users write it, the operation, the name field, the comparison-form map)
+CHILDREN = (("policies", "PutScalingPolicy", "PolicyName", "Policies"),
+            ("scheduledactions", "PutScheduledAction", "ScheduledActionName", "ScheduledActions"))
 
 
 def _items(spec: Doc, name: str, op: str) -> list[Doc]:
-    items = _pick(spec, name)
+    items = pick(spec, name)
     if not isinstance(items, list):
         return []
-    return [model.to_model_case(i, _shape(op)) if isinstance(i, dict) else i for i in items]
+    return [model.to_model_case(i, shape(op)) if isinstance(i, dict) else i for i in items]
 
 
 def identity(
     m: Manifest, ctx: Context | None = None, known: Mapping[ResourceKey, Live] | None = None
 ) -> tuple[str, str, str] | None:
     """(namespace, resource id, dimension) of the target, or None if it cannot be known yet."""
-    spec = m.spec
-    service = _pick(spec, "service")
-    fleet = _pick(spec, "spotfleet")
+    service = pick(m.spec, "service")
+    fleet = pick(m.spec, "spotfleet")
     if isinstance(service, str):
         return "ecs", f"service/{m.cluster}/{service}", ECS_DIMENSION
     if isinstance(fleet, str):
@@ -73,28 +74,12 @@ def identity(
             live = known.get(ResourceKey("SpotFleet", fleet))
             fleet_id = live.arn if live else None
         elif ctx is not None:
-            fleet_id = ctx.refs.spot_fleet(fleet)
+            fleet_id = ctx.refs.resolve(ResourceKey("SpotFleet", fleet), PENDING_ID)
         return ("ec2", f"spot-fleet-request/{fleet_id}", FLEET_DIMENSION) if fleet_id else None
-    reg = _register_part(spec)
+    reg = register_part(m.spec)
     if all(isinstance(reg.get(k), str) for k in IDENTITY):
         return reg["ServiceNamespace"], reg["ResourceId"], reg["ScalableDimension"]
     return None
-
-
-def targets(m: Manifest, namespace: str) -> list[str]:
-    """Resource ids a ScalableTarget manifest names in `namespace`, from git alone."""
-    service = _pick(m.spec, "service")
-    if namespace == "ecs" and isinstance(service, str):
-        return [f"service/{m.cluster}/{service}"]
-    reg = _register_part(m.spec)
-    if reg.get("ServiceNamespace") == namespace and isinstance(reg.get("ResourceId"), str):
-        return [str(reg["ResourceId"])]
-    return []
-
-
-def fleet_name(m: Manifest) -> str | None:
-    fleet = _pick(m.spec, "spotfleet")
-    return fleet if isinstance(fleet, str) else None
 
 
 def _instant(value: Any) -> Any:
@@ -284,43 +269,33 @@ RULES: list[Rule] = [
 ]
 
 
-class ScalableTarget(Kind):
+class ScalableTarget(KindBase):
     kind = "ScalableTarget"
-    service = "application-autoscaling"
+    service = SERVICE
     create_operation = "RegisterScalableTarget"
+    import_folder = "autoscaling"
     order = 50
     fetch_wave = 1
-    cluster_allowed = True
+    cluster_scope = ClusterScope.ALLOWED
     named_by_tags = True
     rules = RULES
-    replace_fields = frozenset(IDENTITY)
-    tag_keys = ("Key", "Value")
-    tag_params = ("ResourceARN", "Tags", "TagKeys")
-    tags_as_dict = True
-    tags_field = "Tags"
+    replace_only = frozenset(IDENTITY)
+    tags = PASCAL_MAP_TAGS
+    import_after = ("Service",)
 
-    # --- pure -------------------------------------------------------------------------------
+    # --- Spec -------------------------------------------------------------------------------
 
     def json_schema(self, builder: Any) -> dict[str, Any]:
-        reg = builder.operation(
-            "application-autoscaling", "RegisterScalableTarget", camel=True, drop=("Tags",)
-        )
+        reg = builder.operation(SERVICE, "RegisterScalableTarget", camel=True, drop=("Tags",))
         props = dict(reg.get("properties", {}))
-        props["tags"] = props["Tags"] = {"type": "object", "additionalProperties": {"type": "string"}}
+        props["tags"] = props["Tags"] = {"type": "object",
+                                         "additionalProperties": {"type": "string"}}
         props["service"] = {"type": "string", "description": "A Service manifest's name"}
         props["spotFleet"] = {"type": "string", "description": "A SpotFleet manifest's name"}
-        props["policies"] = {
-            "type": "array",
-            "items": builder.operation(
-                "application-autoscaling", "PutScalingPolicy", camel=True, drop=IDENTITY
-            ),
-        }
-        props["scheduledActions"] = {
-            "type": "array",
-            "items": builder.operation(
-                "application-autoscaling", "PutScheduledAction", camel=True, drop=IDENTITY
-            ),
-        }
+        for key, op, _name, _field in CHILDREN:
+            camel = {"policies": "policies", "scheduledactions": "scheduledActions"}[key]
+            props[camel] = {"type": "array",
+                            "items": builder.operation(SERVICE, op, camel=True, drop=IDENTITY)}
         return {**reg, "properties": props}
 
     def wave(self, manifests: Sequence[Manifest]) -> int:
@@ -329,215 +304,125 @@ class ScalableTarget(Kind):
 
     def validate(self, m: Manifest) -> list[LoadError]:
         errors: list[LoadError] = []
-        named = [k for k in ("service", "spotfleet") if _pick(m.spec, k) is not None]
-        reg = _register_part(m.spec)
+        named = [k for k in ("service", "spotfleet") if pick(m.spec, k) is not None]
+        reg = register_part(m.spec)
         raw_identity = [k for k in IDENTITY if k in reg]
         if len(named) > 1 or (named and raw_identity):
-            errors.append(m.error("name the target once: service, spotFleet, or resourceId", ("spec",)))
-        if _pick(m.spec, "service") is not None and not m.cluster:
-            errors.append(m.error("metadata.cluster is required with spec.service", ("metadata",)))
+            errors.append(m.error("name the target once: service, spotFleet, or resourceId",
+                                  ("spec",)))
+        if pick(m.spec, "service") is not None and not m.cluster:
+            errors.append(m.error("metadata.cluster is required with spec.service",
+                                  ("metadata",)))
         if not named and len(raw_identity) != len(IDENTITY):
-            errors.append(
-                m.error(
-                    "spec.service, spec.spotFleet, or serviceNamespace + resourceId"
-                    " + scalableDimension is required",
-                    ("spec",),
-                )
-            )
-        placeholder = {
-            "ServiceNamespace": "ecs",
-            "ResourceId": "service/c/s",
-            "ScalableDimension": ECS_DIMENSION,
-        }
-        for path, message in model.validate({**placeholder, **reg}, _shape("RegisterScalableTarget")):
+            errors.append(m.error("spec.service, spec.spotFleet, or serviceNamespace + "
+                                  "resourceId + scalableDimension is required", ("spec",)))
+        placeholder = {"ServiceNamespace": "ecs", "ResourceId": "service/c/s",
+                       "ScalableDimension": ECS_DIMENSION}
+        for path, message in model.validate({**placeholder, **reg},
+                                            shape("RegisterScalableTarget")):
             errors.append(m.error(message, ("spec", *model.user_path(m.spec, path))))
-        for name, op, key in (
-            ("policies", "PutScalingPolicy", "PolicyName"),
-            ("scheduledactions", "PutScheduledAction", "ScheduledActionName"),
-        ):
-            raw = _pick(m.spec, name)
+        for key, op, name_field, _field in CHILDREN:
+            raw = pick(m.spec, key)
             if raw is not None and not isinstance(raw, list):
-                errors.append(m.error(f"spec.{name} must be a list", ("spec",)))
+                errors.append(m.error(f"spec.{key} must be a list", ("spec",)))
                 continue
             seen: set[str] = set()
-            for i, item in enumerate(_items(m.spec, name, op)):
-                base = model.user_path(m.spec, (name, i))
-                for path, message in model.validate(
-                    {**placeholder, **item} if isinstance(item, dict) else item, _shape(op)
-                ):
-                    errors.append(
-                        m.error(
-                            message.replace("spec", f"spec.{base[0]}[{i}]", 1),
-                            ("spec", *model.user_path(m.spec, (*base, *path))),
-                        )
-                    )
-                item_name = item.get(key) if isinstance(item, dict) else None
+            for i, item in enumerate(_items(m.spec, key, op)):
+                base = model.user_path(m.spec, (key, i))
+                value = {**placeholder, **item} if isinstance(item, dict) else item
+                for path, message in model.validate(value, shape(op)):
+                    errors.append(m.error(message.replace("spec", f"spec.{base[0]}[{i}]", 1),
+                                          ("spec", *model.user_path(m.spec, (*base, *path)))))
+                item_name = item.get(name_field) if isinstance(item, dict) else None
                 if item_name in seen:
-                    errors.append(m.error(f"duplicate {key} {item_name!r}", ("spec", *base)))
+                    errors.append(m.error(f"duplicate {name_field} {item_name!r}",
+                                          ("spec", *base)))
                 if isinstance(item_name, str):
                     seen.add(item_name)
         return errors
 
-    def references(self, m: Manifest) -> list[tuple[ResourceKey, tuple[str | int, ...]]]:
-        refs: list[tuple[ResourceKey, tuple[str | int, ...]]] = []
-        service = _pick(m.spec, "service")
-        fleet = _pick(m.spec, "spotfleet")
+    def references(self, m: Manifest) -> list[Reference]:
+        refs: list[Reference] = []
+        service = pick(m.spec, "service")
+        fleet = pick(m.spec, "spotfleet")
         if isinstance(service, str):
-            refs.append(
-                (
-                    ResourceKey("Service", service, m.cluster),
-                    ("spec", *model.user_path(m.spec, ("service",))),
-                )
-            )
+            refs.append(Reference(ResourceKey("Service", service, m.cluster),
+                                  ("spec", *model.user_path(m.spec, ("service",)))))
         if isinstance(fleet, str):
-            refs.append(
-                (ResourceKey("SpotFleet", fleet), ("spec", *model.user_path(m.spec, ("spotfleet",))))
-            )
+            refs.append(Reference(ResourceKey("SpotFleet", fleet),
+                                  ("spec", *model.user_path(m.spec, ("spotfleet",)))))
         return refs
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
-        reg = _register_part(m.spec)
+        reg = register_part(m.spec)
         ident = identity(m, ctx=ctx)
         if ident:
             reg.update(zip(IDENTITY, ident, strict=True))
-        reg["Tags"] = {**tag_map(reg.get("Tags"), "Key", "Value"), **ctx.ownership_tags(), **name_tags(m)}
-        reg["Policies"] = _items(m.spec, "policies", "PutScalingPolicy")
-        reg["ScheduledActions"] = _items(m.spec, "scheduledactions", "PutScheduledAction")
+        reg["Tags"] = {**self.tags.read(reg.get("Tags")), **ctx.ownership_tags(),
+                       **name_tags(m)}
+        for key, op, _name, field in CHILDREN:
+            reg[field] = _items(m.spec, key, op)
         return reg
 
-    # --- effects ----------------------------------------------------------------------------
+    def to_manifest(self, live: Live, names: Mapping[str, str]) -> tuple[str, str | None, Doc]:
+        """A target on a service is written as `service:` in the service's cluster."""
+        spec = {k: v for k, v in live.spec.items() if k not in IDENTITY}
+        self.tags.strip(spec)
+        _, cluster, service = str(live.raw.get("ResourceId", "")).split("/", 2)
+        spec["service"] = service
+        spec["policies"] = spec.pop("Policies", [])
+        spec["scheduledActions"] = spec.pop("ScheduledActions", [])
+        return service, cluster, spec
 
-    async def _describe_targets(self, aws: Aws, idents: Sequence[tuple[str, str, str]]) -> list[Doc]:
-        """The registered targets among `idents`, 50 resource ids a call; the services'
-        autoscaling check asks for the same ids in the same pass and shares the calls."""
-        by_ns: dict[str, list[str]] = {}
-        for ns, rid, _dim in idents:
-            by_ns.setdefault(ns, []).append(rid)
+    # --- Reader -----------------------------------------------------------------------------
 
-        def fetcher(ns: str) -> Any:
-            async def fetch(rids: list[str]) -> dict[str, list[Doc]]:
-                out: dict[str, list[Doc]] = {}
-                for t in await self._pages(aws, "application-autoscaling",
-                                           "describe_scalable_targets", "ScalableTargets",
-                                           ServiceNamespace=ns, ResourceIds=rids):
-                    out.setdefault(t["ResourceId"], []).append(t)
-                return out
-            return fetch
-
-        found = await gather_limited(*(
-            aws.batched(f"application-autoscaling:describe_scalable_targets:{ns}", sorted(rids),
-                        DESCRIBE_BATCH, fetcher(ns))
-            for ns, rids in by_ns.items()))
-        wanted = set(idents)
-        return [t for by_rid in found for targets in by_rid.values() for t in targets
-                if (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"]) in wanted]
-
-    async def _pages(self, aws: Aws, service: str, op: str, field: str, **params: Any) -> list[Doc]:
-        out: list[Doc] = []
-        async for page in aws.pages(service, op, "NextToken", "NextToken", MaxResults=50, **params):
-            out.extend(page.get(field, []))
-        return out
-
-    async def _children(self, aws: Aws, targets: Sequence[Doc]) -> tuple[list[Doc], list[Doc]]:
+    async def _children(self, aws: AwsApi, targets: Sequence[Doc]) -> tuple[list[Doc], list[Doc]]:
         """Policies and scheduled actions of the targets: per target when few, else by page."""
+        scopes: list[dict[str, Any]]
         if len(targets) <= PER_TARGET_LIMIT:
-            calls = []
-            for t in targets:
-                ident = {k: t[k] for k in IDENTITY}
-                calls.append(
-                    self._pages(
-                        aws,
-                        "application-autoscaling",
-                        "describe_scaling_policies",
-                        "ScalingPolicies",
-                        **ident,
-                    )
-                )
-                calls.append(
-                    self._pages(
-                        aws,
-                        "application-autoscaling",
-                        "describe_scheduled_actions",
-                        "ScheduledActions",
-                        **ident,
-                    )
-                )
-            results = await gather_limited(*calls)
-            policies = [p for r in results[0::2] for p in r]
-            actions = [a for r in results[1::2] for a in r]
-            return policies, actions
-        namespaces = sorted({t["ServiceNamespace"] for t in targets})
-        results = await gather_limited(
-            *(
-                self._pages(
-                    aws,
-                    "application-autoscaling",
-                    "describe_scaling_policies",
-                    "ScalingPolicies",
-                    ServiceNamespace=ns,
-                )
-                for ns in namespaces
-            ),
-            *(
-                self._pages(
-                    aws,
-                    "application-autoscaling",
-                    "describe_scheduled_actions",
-                    "ScheduledActions",
-                    ServiceNamespace=ns,
-                )
-                for ns in namespaces
-            ),
-        )
-        n = len(namespaces)
-        return ([p for r in results[:n] for p in r], [a for r in results[n:] for a in r])
+            scopes = [{k: t[k] for k in IDENTITY} for t in targets]
+        else:
+            scopes = [{"ServiceNamespace": ns}
+                      for ns in sorted({t["ServiceNamespace"] for t in targets})]
+        policies, actions = await gather_limited(
+            gather_limited(*(collect_pages(
+                aws, "application-autoscaling", "describe_scaling_policies", "ScalingPolicies",
+                token=PAGE, MaxResults=50, **scope) for scope in scopes)),
+            gather_limited(*(collect_pages(
+                aws, "application-autoscaling", "describe_scheduled_actions", "ScheduledActions",
+                token=PAGE, MaxResults=50, **scope) for scope in scopes)))
+        return [p for r in policies for p in r], [a for r in actions for a in r]
 
-    async def _lives(self, aws: Aws, targets: Sequence[Doc]) -> dict[tuple[str, str, str], Live]:
+    async def _lives(self, aws: AwsApi, targets: Sequence[Doc]
+                     ) -> dict[tuple[str, str, str], Live]:
         policies, actions = await self._children(aws, targets)
-        tags = await gather_limited(
-            *(
-                aws.call(
-                    "application-autoscaling", "list_tags_for_resource", ResourceARN=t["ScalableTargetARN"]
-                )
-                for t in targets
-            )
-        )
+        tags = await gather_limited(*(
+            aws.call("application-autoscaling", "list_tags_for_resource",
+                     ResourceARN=t["ScalableTargetARN"]) for t in targets))
+
+        def ident_of(d: Doc) -> tuple[str, str, str]:
+            return d["ServiceNamespace"], d["ResourceId"], d["ScalableDimension"]
+
         out = {}
         for t, tag_resp in zip(targets, tags, strict=True):
-            ident = (t["ServiceNamespace"], t["ResourceId"], t["ScalableDimension"])
-            spec = model.project(t, _shape("RegisterScalableTarget"))
+            ident = ident_of(t)
+            spec = model.project(t, shape("RegisterScalableTarget"))
             spec["Tags"] = tag_resp.get("Tags", {})
-            spec["Policies"] = [
-                model.project(p, _shape("PutScalingPolicy"))
-                for p in policies
-                if (p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]) == ident
-            ]
-            spec["ScheduledActions"] = [
-                model.project(a, _shape("PutScheduledAction"))
-                for a in actions
-                if (a["ServiceNamespace"], a["ResourceId"], a["ScalableDimension"]) == ident
-            ]
-            out[ident] = Live(
-                ResourceKey(self.kind, t["ResourceId"]),
-                t["ScalableTargetARN"],
-                spec,
-                tag_map(spec["Tags"]),
-                raw=t,
-            )
+            spec["Policies"] = [model.project(p, shape("PutScalingPolicy"))
+                                for p in policies if ident_of(p) == ident]
+            spec["ScheduledActions"] = [model.project(a, shape("PutScheduledAction"))
+                                        for a in actions if ident_of(a) == ident]
+            out[ident] = Live(ResourceKey(self.kind, t["ResourceId"]), t["ScalableTargetARN"],
+                              spec, self.tags.read(spec["Tags"]), raw=t)
         return out
 
-    async def fetch(
-        self,
-        aws: Aws,
-        manifests: Sequence[Manifest],
-        ctx: Context,
-        known: Mapping[ResourceKey, Live],
-    ) -> dict[ResourceKey, Live]:
+    async def fetch(self, aws: AwsApi, manifests: Sequence[Manifest], ctx: Context,
+                    known: Mapping[ResourceKey, Live]) -> dict[ResourceKey, Live]:
         idents = {m.key: identity(m, known=known) for m in manifests}
         wanted = [i for i in idents.values() if i]
         if not wanted:
             return {}
-        lives = await self._lives(aws, await self._describe_targets(aws, wanted))
+        lives = await self._lives(aws, await describe_targets(aws, wanted))
         out = {}
         for key, ident in idents.items():
             if ident and ident in lives:
@@ -546,101 +431,86 @@ class ScalableTarget(Kind):
                 out[key] = live
         return out
 
-    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
+    async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         targets: list[Doc] = []
         for ns in ("ecs", "ec2"):
-            targets.extend(
-                await self._pages(
-                    aws,
-                    "application-autoscaling",
-                    "describe_scalable_targets",
-                    "ScalableTargets",
-                    ServiceNamespace=ns,
-                )
-            )
-        lives = await self._lives(aws, targets)
+            targets.extend(await collect_pages(
+                aws, "application-autoscaling", "describe_scalable_targets", "ScalableTargets",
+                token=PAGE, ServiceNamespace=ns, MaxResults=50))
         owned = []
-        for lv in lives.values():
+        for lv in (await self._lives(aws, targets)).values():
             key = key_from_tags(self.kind, lv.tags)
             if lv.owner() == owner and key is not None:
                 lv.key = key
                 owned.append(lv)
         return owned
 
-    def _ident(self, desired: Doc) -> dict[str, Any]:
-        return {k: desired[k] for k in IDENTITY}
+    async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
+                       ctx: Context) -> list[Live]:
+        """The scalable targets of the cluster's services."""
+        services = [lv.key.name for lv in found.get("Service", ())]
+        idents = [("ecs", f"service/{cluster.key.name}/{s}", ECS_DIMENSION) for s in services]
+        lives = await self._lives(aws, await describe_targets(aws, idents))
+        return [lives[i] for i in sorted(lives)]
 
-    async def _register(self, aws: Aws, desired: Doc, tags: bool) -> str:
+    # --- Writer -----------------------------------------------------------------------------
+
+    async def _register(self, aws: AwsApi, desired: Doc, tags: bool) -> str:
         params = {k: desired[k] for k in (*IDENTITY, *TARGET_FIELDS, "RoleARN") if k in desired}
         if tags:
             params["Tags"] = desired.get("Tags", {})
         resp = await aws.call("application-autoscaling", "register_scalable_target", **params)
         return str(resp.get("ScalableTargetARN", ""))
 
-    async def _put_children(
-        self, aws: Aws, desired: Doc, live: Live | None, only: set[str] | None = None
-    ) -> None:
-        ident = self._ident(desired)
-        have_p = {p["PolicyName"]: p for p in (live.spec.get("Policies", []) if live else [])}
-        have_a = {
-            a["ScheduledActionName"]: a for a in (live.spec.get("ScheduledActions", []) if live else [])
-        }
-        want_p = {p["PolicyName"]: p for p in desired.get("Policies", [])}
-        want_a = {a["ScheduledActionName"]: a for a in desired.get("ScheduledActions", [])}
-        norm = self.normalize
-        if only is None or "Policies" in only:
-            for name, p in want_p.items():
-                if name not in have_p or norm({"Policies": [p]}) != norm({"Policies": [have_p[name]]}):
-                    await aws.call("application-autoscaling", "put_scaling_policy", **{**p, **ident})
-            for name in have_p.keys() - want_p.keys():
-                await aws.call("application-autoscaling", "delete_scaling_policy", PolicyName=name, **ident)
-        if only is None or "ScheduledActions" in only:
-            for name, a in want_a.items():
-                if name not in have_a or norm({"ScheduledActions": [a]}) != norm(
-                    {"ScheduledActions": [have_a[name]]}
-                ):
-                    await aws.call("application-autoscaling", "put_scheduled_action", **{**a, **ident})
-            for name in have_a.keys() - want_a.keys():
-                await aws.call(
-                    "application-autoscaling", "delete_scheduled_action", ScheduledActionName=name, **ident
-                )
+    async def _put_children(self, aws: AwsApi, desired: Doc, live: Live | None,
+                            changed: Changed | None) -> None:
+        """Write the policies and scheduled actions the plan found changed (all of them on
+        create); delete those git no longer has."""
+        ident = {k: desired[k] for k in IDENTITY}
+        for _key, _op, name_field, field in CHILDREN:
+            want = {i[name_field]: i for i in desired.get(field, [])}
+            have = {i[name_field]: i for i in (live.spec.get(field, []) if live else [])}
+            names = None if changed is None else changed.keys_under(field)
+            if changed is not None and field not in changed:
+                continue
+            for name in sorted(set(want) | set(have) if names is None else names):
+                if name in want:
+                    await self._put_child(aws, field, {**want[name], **ident})
+                elif name in have:
+                    await self._delete_child(aws, field, name, ident)
 
-    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+    async def _put_child(self, aws: AwsApi, field: str, request: Doc) -> None:
+        if field == "Policies":
+            await aws.call("application-autoscaling", "put_scaling_policy", **request)
+        else:
+            await aws.call("application-autoscaling", "put_scheduled_action", **request)
+
+    async def _delete_child(self, aws: AwsApi, field: str, name: str, ident: Doc) -> None:
+        if field == "Policies":
+            await aws.call("application-autoscaling", "delete_scaling_policy", PolicyName=name,
+                           **ident)
+        else:
+            await aws.call("application-autoscaling", "delete_scheduled_action",
+                           ScheduledActionName=name, **ident)
+
+    async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
         arn = await self._register(aws, desired, tags=True)
-        await self._put_children(aws, desired, None)
+        await self._put_children(aws, desired, None, None)
         return arn
 
-    async def update(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
-    ) -> str:
+    async def update(self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live,
+                     fields: Changed, ctx: Context) -> str:
         if fields & set(TARGET_FIELDS):
             await self._register(aws, desired, tags=False)
-        await self._put_children(aws, desired, live, only=fields)
+        await self._put_children(aws, desired, live, fields)
         if "Tags" in fields:
             await self.sync_tags(aws, live.arn, desired, live)
         return live.arn
 
-    async def delete(self, aws: Aws, live: Live) -> None:
+    async def delete(self, aws: AwsApi, live: Live) -> None:
         """Policies and scheduled actions first, then the target (reverse of creation)."""
         ident = {k: live.raw[k] for k in IDENTITY}
-        for p in live.spec.get("Policies", []):
-            await aws.call(
-                "application-autoscaling", "delete_scaling_policy", PolicyName=p["PolicyName"], **ident
-            )
-        for a in live.spec.get("ScheduledActions", []):
-            await aws.call(
-                "application-autoscaling",
-                "delete_scheduled_action",
-                ScheduledActionName=a["ScheduledActionName"],
-                **ident,
-            )
+        for _key, _op, name_field, field in CHILDREN:
+            for item in live.spec.get(field, []):
+                await self._delete_child(aws, field, item[name_field], ident)
         await aws.call("application-autoscaling", "deregister_scalable_target", **ident)
-
-
-async def managed_resource_ids(
-    aws: Aws, namespace: str, resource_ids: Sequence[str], dimension: str
-) -> set[str]:
-    """Which of these resources Application Auto Scaling manages now (batched by 50)."""
-    kind = ScalableTarget()
-    found = await kind._describe_targets(aws, [(namespace, r, dimension) for r in resource_ids])
-    return {t["ResourceId"] for t in found}

@@ -13,12 +13,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.aws.client import Aws, AwsError, gather_limited
 from reconciler.core import model
+from reconciler.core.kind import PENDING_REVISION, Changed, Context, Live, Reference
 from reconciler.core.manifest import LoadError, Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
     Rule,
+    clone,
     drop_default,
     each,
     key_by,
@@ -29,12 +30,14 @@ from reconciler.core.normalize import (
     sort_set_fields,
     tags_as_map,
 )
-from reconciler.kinds.base import Context, Kind, Live, tag_map
+from reconciler.core.ownership import MANAGED_BY, PASCAL_TAGS
+from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
+from reconciler.core.vocab import ClusterScope, Health
+from reconciler.kinds._base import KindBase
 
 DEFAULT_TARGET_ID = "ecs-task"
 DESCRIBE_ONE_BY_ONE = 10
 RULE_FIELDS = ("ScheduleExpression", "EventPattern", "State", "Description", "RoleArn")
-TAG_KEYS = ("Key", "Value")
 
 
 def _target_shape() -> Any:
@@ -70,7 +73,7 @@ def _task_definition_ref(target: Doc | None) -> str | None:
 # --- normalisation rules --------------------------------------------------------------------
 
 def _r_tags(doc: Doc) -> None:
-    tags_as_map(doc, "Tags", *TAG_KEYS)
+    tags_as_map(doc, "Tags", "Key", "Value")
 
 
 def _r_rule_defaults(doc: Doc) -> None:
@@ -198,17 +201,15 @@ RULES: list[Rule] = [
 ]
 
 
-class ScheduledTask(Kind):
+class ScheduledTask(KindBase):
     kind = "ScheduledTask"
     service = "events"
     create_operation = "PutRule"
-    needs_cluster = True
-    needs_account = True
+    cluster_scope = ClusterScope.REQUIRED
+    import_folder = "schedules"
     order = 40
     rules = RULES
-    tag_keys = TAG_KEYS
-    tag_params = ("ResourceARN", "Tags", "TagKeys")
-    tags_field = "Tags"
+    tags = PASCAL_TAGS
 
     # --- pure -------------------------------------------------------------------------------
 
@@ -256,34 +257,35 @@ class ScheduledTask(Kind):
             errors.append(m.error(message.replace("spec.", "spec.target.", 1), where))
         return errors
 
-    def references(self, m: Manifest) -> list[tuple[ResourceKey, tuple[str | int, ...]]]:
+    def references(self, m: Manifest) -> list[Reference]:
         _, target = self.model_spec(m.spec)
         family = _task_definition_ref(target)
         if not family:
             return []
         _, _, target_key = _split(m.spec)
         path = model.user_path(m.spec, (str(target_key), "EcsParameters", "TaskDefinitionArn"))
-        return [(ResourceKey("TaskDefinition", family), ("spec", *path))]
+        return [Reference(ResourceKey("TaskDefinition", family), ("spec", *path))]
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
         rule, target = self.model_spec(m.spec)
-        tags = {**tag_map(rule.get("Tags"), *TAG_KEYS), **ctx.ownership_tags()}
+        tags = {**self.tags.read(rule.get("Tags")), **ctx.ownership_tags()}
         doc: Doc = {k: v for k, v in rule.items() if k != "Tags"}
-        doc["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        doc["Tags"] = self.tags.write(tags)
         t = dict(target or {})
         t.setdefault("Id", DEFAULT_TARGET_ID)
         t["Arn"] = ctx.cluster_arn(str(m.cluster))
         ecs = dict(t.get("EcsParameters") or {})
         family = _task_definition_ref(t)
         if family:
-            ecs["TaskDefinitionArn"] = ctx.refs.task_definition(family)
+            ecs["TaskDefinitionArn"] = ctx.refs.resolve(ResourceKey("TaskDefinition", family),
+                                                        PENDING_REVISION)
         t["EcsParameters"] = ecs
         doc["Targets"] = [t]
         return doc
 
     # --- effects ----------------------------------------------------------------------------
 
-    async def _live(self, aws: Aws, rule: Doc) -> Live:
+    async def _live(self, aws: AwsApi, rule: Doc) -> Live:
         targets, tags = await gather_limited(
             aws.call("events", "list_targets_by_rule", Rule=rule["Name"]),
             aws.call("events", "list_tags_for_resource", ResourceARN=rule["Arn"]),
@@ -295,9 +297,9 @@ class ScheduledTask(Kind):
         spec["Targets"] = [model.project(t, _target_shape()) for t in targets.get("Targets", [])]
         cluster = next((last_segment(t.get("Arn", "")) for t in spec["Targets"]), None)
         return Live(ResourceKey(self.kind, rule["Name"], cluster), rule["Arn"], spec,
-                    tag_map(spec["Tags"], *TAG_KEYS), raw=rule)
+                    self.tags.read(spec["Tags"]), raw=rule)
 
-    async def _rules(self, aws: Aws, names: Sequence[str] | None) -> list[Doc]:
+    async def _rules(self, aws: AwsApi, names: Sequence[str] | None) -> list[Doc]:
         if names is not None and len(names) <= DESCRIBE_ONE_BY_ONE:
             async def one(name: str) -> Doc | None:
                 try:
@@ -308,14 +310,13 @@ class ScheduledTask(Kind):
                     raise
             found = await gather_limited(*(one(n) for n in names))
             return [r for r in found if r]
-        rules: list[Doc] = []
-        async for page in aws.pages("events", "list_rules", "NextToken", "NextToken", Limit=100):
-            rules.extend(page.get("Rules", []))
+        rules = await collect_pages(aws, "events", "list_rules", "Rules",
+                                    token=("NextToken", "NextToken"), Limit=100)
         wanted = set(names) if names is not None else None
         return [r for r in rules if wanted is None or r["Name"] in wanted]
 
     async def fetch(
-        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        self, aws: AwsApi, manifests: Sequence[Manifest], ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
         keys = [m.key for m in manifests]
@@ -331,18 +332,18 @@ class ScheduledTask(Kind):
             out[key] = live
         return out
 
-    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
+    async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         rules = await self._rules(aws, None)
 
         async def owned(rule: Doc) -> Live | None:
             tags = await aws.call("events", "list_tags_for_resource", ResourceARN=rule["Arn"])
-            if tag_map(tags.get("Tags"), *TAG_KEYS).get("reconciler:managed-by") != owner:
+            if self.tags.read(tags.get("Tags")).get(MANAGED_BY) != owner:
                 return None
             return await self._live(aws, rule)
 
         return [lv for lv in await gather_limited(*(owned(r) for r in rules)) if lv]
 
-    async def _put_rule(self, aws: Aws, key: ResourceKey, desired: Doc, tags: bool) -> str:
+    async def _put_rule(self, aws: AwsApi, key: ResourceKey, desired: Doc, tags: bool) -> str:
         params = {k: desired[k] for k in RULE_FIELDS if k in desired}
         if isinstance(params.get("EventPattern"), dict):
             params["EventPattern"] = json.dumps(params["EventPattern"])
@@ -351,18 +352,20 @@ class ScheduledTask(Kind):
         resp = await aws.call("events", "put_rule", Name=key.name, **params)
         return str(resp["RuleArn"])
 
-    async def _put_targets(self, aws: Aws, key: ResourceKey, desired: Doc) -> None:
+    async def _put_targets(self, aws: AwsApi, key: ResourceKey, desired: Doc) -> None:
         resp = await aws.call("events", "put_targets", Rule=key.name, Targets=desired["Targets"])
         if resp.get("FailedEntryCount"):
-            raise RuntimeError(f"PutTargets failed: {resp.get('FailedEntries')}")
+            failed = resp.get("FailedEntries") or [{}]
+            raise AwsError("events:put_targets", str(failed[0].get("ErrorCode", "")),
+                           str(failed[0].get("ErrorMessage", "")))
 
-    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+    async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
         arn = await self._put_rule(aws, key, desired, tags=True)
         await self._put_targets(aws, key, desired)
         return arn
 
     async def update(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+        self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live, fields: Changed, ctx: Context
     ) -> str:
         if fields & set(RULE_FIELDS):
             await self._put_rule(aws, key, desired, tags=False)
@@ -376,10 +379,47 @@ class ScheduledTask(Kind):
             await self.sync_tags(aws, live.arn, desired, live)
         return live.arn
 
-    async def delete(self, aws: Aws, live: Live) -> None:
+    async def delete(self, aws: AwsApi, live: Live) -> None:
         """Targets first: EventBridge refuses to delete a rule that still has targets."""
         resp = await aws.call("events", "list_targets_by_rule", Rule=live.key.name)
         ids = [t["Id"] for t in resp.get("Targets", [])]
         if ids:
             await aws.call("events", "remove_targets", Rule=live.key.name, Ids=ids)
         await aws.call("events", "delete_rule", Name=live.key.name)
+
+    def health(self, live: Live | None) -> tuple[Health, str]:
+        if live is None:
+            return Health.MISSING, "not in AWS"
+        if live.raw.get("State") == "DISABLED":
+            return Health.SUSPENDED, "the rule is disabled"
+        if not live.spec.get("Targets"):
+            return Health.DEGRADED, "the rule has no target"
+        return Health.HEALTHY, ""
+
+    def to_manifest(self, live: Live, names: Mapping[str, str]) -> tuple[str, str | None, Doc]:
+        """The rule with its one target on the cluster as `target`, naming its task
+        definition by family when that revision is imported too."""
+        spec = clone(live.spec)
+        self.tags.strip(spec)
+        targets = spec.pop("Targets", [])
+        target = next((t for t in targets if last_segment(t.get("Arn", "")) == live.key.cluster),
+                      targets[0] if targets else {})
+        target.pop("Arn", None)
+        ecs = target.get("EcsParameters") or {}
+        if isinstance(ecs.get("TaskDefinitionArn"), str):
+            ecs["TaskDefinitionArn"] = names.get(ecs["TaskDefinitionArn"], ecs["TaskDefinitionArn"])
+        if isinstance(target.get("Input"), str):
+            with contextlib.suppress(ValueError):
+                target["Input"] = json.loads(target["Input"])
+        spec["target"] = target
+        return live.key.name, live.key.cluster, spec
+
+    async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
+                       ctx: Context) -> list[Live]:
+        """The rules whose targets run tasks on this cluster."""
+        names = await collect_pages(aws, "events", "list_rule_names_by_target", "RuleNames",
+                                    token=("NextToken", "NextToken"), TargetArn=cluster.arn)
+        manifests = [Manifest(self.kind, n, {}, "(import)", 1, cluster=cluster.key.name)
+                     for n in sorted(set(names))]
+        lives = await self.fetch(aws, manifests, ctx, {})
+        return [lives[k] for k in sorted(lives, key=str)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from reconciler.aws.client import Aws, gather_limited
 from reconciler.core import model
 from reconciler.core.ignore import IgnoreRule
+from reconciler.core.kind import PENDING_REVISION, Changed, Context, Live, Reference
 from reconciler.core.manifest import Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
@@ -25,7 +25,10 @@ from reconciler.core.normalize import (
     sort_set_fields,
     tags_as_map,
 )
-from reconciler.kinds.base import Context, Kind, Live, tag_map
+from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
+from reconciler.core.vocab import ClusterScope, Health
+from reconciler.kinds import _autoscaling
+from reconciler.kinds._base import KindBase
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 names
 SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
@@ -231,38 +234,78 @@ SERVER_CHOSEN = [
 ]
 
 
+def _td_reference(value: object) -> str | None:
+    """The family a `taskDefinition` names when it names a manifest (no ARN, no revision)."""
+    if isinstance(value, str) and not value.startswith("arn:") and ":" not in value:
+        return value
+    return None
+
+
 def _client_token(key: ResourceKey, desired: Doc) -> str:
     digest = hashlib.sha256(f"{key}|{canonical_json(desired)}".encode()).hexdigest()
     return digest[:32]
 
 
-class Service(Kind):
+# Fields AWS picks itself that a person importing a service would not write down.
+NOT_WRITTEN = ("availabilityZoneRebalancing", "role")
+
+
+class Service(KindBase):
     kind = "Service"
     service = "ecs"
     create_operation = "CreateService"
     identity = ("serviceName", "cluster")
-    needs_cluster = True
+    cluster_scope = ClusterScope.REQUIRED
     order = 30
     rules = RULES
     server_chosen = SERVER_CHOSEN
-    replace_fields = REPLACE_FIELDS
+    replace_only = REPLACE_FIELDS
+
+    def __init__(self, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        self._sleep = sleep  # while a replaced service drains; tests hand in one that does not
 
     def identity_request(self, key: ResourceKey) -> Doc:
         return {"serviceName": key.name, "cluster": key.cluster}
 
-    def references(self, m: Manifest) -> list[tuple[ResourceKey, tuple[str | int, ...]]]:
-        refs: list[tuple[ResourceKey, tuple[str | int, ...]]] = []
-        td = m.spec.get("taskDefinition")
-        if isinstance(td, str) and not td.startswith("arn:") and ":" not in td:
-            refs.append((ResourceKey("TaskDefinition", td), ("spec", "taskDefinition")))
-        return refs
+    def references(self, m: Manifest) -> list[Reference]:
+        family = _td_reference(m.spec.get("taskDefinition"))
+        if family is None:
+            return []
+        return [Reference(ResourceKey("TaskDefinition", family), ("spec", "taskDefinition"))]
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
         spec = super().desired(m, ctx)
-        td = spec.get("taskDefinition")
-        if isinstance(td, str) and not td.startswith("arn:") and ":" not in td:
-            spec["taskDefinition"] = ctx.refs.task_definition(td)
+        family = _td_reference(spec.get("taskDefinition"))
+        if family is not None:
+            spec["taskDefinition"] = ctx.refs.resolve(ResourceKey("TaskDefinition", family),
+                                                      PENDING_REVISION)
         return spec
+
+    def health(self, live: Live | None) -> tuple[Health, str]:
+        """From the service's deployments: the primary one rolling out is Progressing, a
+        failed rollout (circuit breaker) Degraded, a service with no deployment Missing."""
+        if live is None:
+            return Health.MISSING, "not in AWS"
+        deployments = live.raw.get("deployments") or []
+        primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+        if primary is None:
+            return Health.UNKNOWN, "no primary deployment"
+        state = primary.get("rolloutState")
+        reason = str(primary.get("rolloutStateReason", ""))
+        if state == "FAILED":
+            return Health.DEGRADED, reason or "deployment failed"
+        if state == "IN_PROGRESS" or len(deployments) > 1:
+            return Health.PROGRESSING, reason or "deployment in progress"
+        return Health.HEALTHY, ""
+
+    def to_manifest(self, live: Live, names: Mapping[str, str]) -> tuple[str, str | None, Doc]:
+        name, cluster, spec = super().to_manifest(live, names)
+        for f in NOT_WRITTEN:
+            spec.pop(f, None)
+        td = spec.get("taskDefinition")
+        if isinstance(td, str):
+            spec["taskDefinition"] = names.get(td, td)
+        return name, cluster, spec
 
     def to_live(self, svc: Doc) -> Live:
         raw = dict(svc)
@@ -281,11 +324,11 @@ class Service(Kind):
             key=ResourceKey(self.kind, svc["serviceName"], cluster),
             arn=svc["serviceArn"],
             spec=spec,
-            tags=tag_map(svc.get("tags")),
+            tags=self.tags.read(svc.get("tags")),
             raw=svc,
         )
 
-    async def _describe(self, aws: Aws, cluster: str, names: Sequence[str]) -> list[Live]:
+    async def _describe(self, aws: AwsApi, cluster: str, names: Sequence[str]) -> list[Live]:
         """ACTIVE services of one cluster by name, 10 a call; none when the cluster is gone."""
         async def fetch(batch: list[str]) -> dict[str, Live]:
             try:
@@ -293,8 +336,8 @@ class Service(Kind):
                     "ecs", "describe_services", cluster=cluster, services=batch,
                     include=["TAGS"],
                 )
-            except Exception as exc:
-                if "ClusterNotFound" in str(exc):
+            except AwsError as exc:
+                if exc.code == "ClusterNotFoundException":
                     return {}
                 raise
             return {s["serviceName"]: self.to_live(s) for s in resp.get("services", [])
@@ -305,7 +348,7 @@ class Service(Kind):
         return list(found.values())
 
     async def fetch(
-        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        self, aws: AwsApi, manifests: Sequence[Manifest], ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
         keys = [m.key for m in manifests]
@@ -318,17 +361,16 @@ class Service(Kind):
         return {live.key: live for chunk in results for live in chunk}
 
     async def external_owners(
-        self, aws: Aws, manifests: Sequence[Manifest], everything: Sequence[Manifest],
+        self, aws: AwsApi, manifests: Sequence[Manifest], everything: Sequence[Manifest],
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, list[IgnoreRule]]:
         """desiredCount belongs to Application Auto Scaling wherever a scalable target
         manages the service, declared in git or registered in AWS."""
-        from reconciler.kinds.scalable_target import ECS_DIMENSION, managed_resource_ids, targets
-
-        in_git = {rid: m for m in everything if m.kind == "ScalableTarget"
-                  for rid in targets(m, "ecs")}
+        in_git = {rid: m for m in everything if m.kind == _autoscaling.KIND
+                  for rid in _autoscaling.targets(m, "ecs")}
         rids = {m.key: f"service/{m.cluster}/{m.name}" for m in manifests}
-        live = await managed_resource_ids(aws, "ecs", sorted(rids.values()), ECS_DIMENSION)
+        live = await _autoscaling.managed_resource_ids(aws, "ecs", sorted(rids.values()),
+                                                       _autoscaling.ECS_DIMENSION)
         out: dict[ResourceKey, list[IgnoreRule]] = {}
         for key, rid in rids.items():
             if rid in in_git:
@@ -337,30 +379,31 @@ class Service(Kind):
                 why = "owned by Application Auto Scaling (a scalable target registered in AWS)"
             else:
                 continue
-            out[key] = [IgnoreRule("spec.desiredCount", why)]
+            out[key] = [IgnoreRule("spec.desiredCount", why, external=True)]
         return out
 
-    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
-        async def in_cluster(cluster: str) -> list[Live]:
-            arns: list[str] = []
-            try:
-                async for page in aws.pages(
-                    "ecs", "list_services", "nextToken", "nextToken", cluster=cluster,
-                    maxResults=100,
-                ):
-                    arns.extend(page.get("serviceArns", []))
-            except Exception as exc:
-                if "ClusterNotFound" in str(exc):
-                    return []
-                raise
-            names = sorted({a.rsplit("/", 1)[-1] for a in arns})
-            lives = await self._describe(aws, cluster, names)
-            return [lv for lv in lives if lv.key.cluster == cluster and lv.owner() == owner]
+    async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
+        results = await gather_limited(*(self._in_cluster(aws, c) for c in sorted(set(clusters))))
+        return [live for chunk in results for live in chunk if live.owner() == owner]
 
-        results = await gather_limited(*(in_cluster(c) for c in sorted(set(clusters))))
-        return [live for chunk in results for live in chunk]
+    async def _in_cluster(self, aws: AwsApi, cluster: str) -> list[Live]:
+        """Every ACTIVE service of a cluster (none when the cluster is gone)."""
+        try:
+            arns = await collect_pages(aws, "ecs", "list_services", "serviceArns",
+                                       cluster=cluster, maxResults=100)
+        except AwsError as exc:
+            if exc.code == "ClusterNotFoundException":
+                return []
+            raise
+        names = sorted({a.rsplit("/", 1)[-1] for a in arns})
+        lives = await self._describe(aws, cluster, names)
+        return [lv for lv in lives if lv.key.cluster == cluster]
 
-    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+    async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
+                       ctx: Context) -> list[Live]:
+        return sorted(await self._in_cluster(aws, cluster.key.name), key=lambda lv: lv.key.name)
+
+    async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
         existing = await self._describe(aws, str(key.cluster), [key.name])
         if existing:  # look before create: a retried or concurrent apply created it already
             return existing[0].arn
@@ -371,7 +414,7 @@ class Service(Kind):
         return str(resp["service"]["serviceArn"])
 
     async def update(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+        self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live, fields: Changed, ctx: Context
     ) -> str:
         update_members = model.input_members("ecs", "UpdateService")
         params: Doc = {}
@@ -386,19 +429,19 @@ class Service(Kind):
             await self.sync_tags(aws, live.arn, desired, live)
         return live.arn
 
-    async def delete(self, aws: Aws, live: Live) -> None:
+    async def delete(self, aws: AwsApi, live: Live) -> None:
         await aws.call(
             "ecs", "delete_service", cluster=live.key.cluster, service=live.key.name, force=True
         )
 
     async def replace(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, ctx: Context
+        self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live, ctx: Context
     ) -> str:
         await self.delete(aws, live)
         for attempt in range(60):  # a deleted service drains before its name is free again
             if not await self._describe(aws, str(key.cluster), [key.name]):
                 break
-            await asyncio.sleep(min(2**attempt, 15))
+            await self._sleep(min(2**attempt, 15))
         return await self.create(aws, key, desired, ctx)
 
 

@@ -12,9 +12,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.aws.client import Aws
 from reconciler.core import model
 from reconciler.core.ignore import IgnoreRule
+from reconciler.core.kind import Changed, Context, Live
 from reconciler.core.manifest import LoadError, Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
@@ -27,7 +27,11 @@ from reconciler.core.normalize import (
     sort_set,
     tags_as_map,
 )
-from reconciler.kinds.base import Context, Kind, Live, key_from_tags, name_tags, tag_map
+from reconciler.core.ownership import PASCAL_MAP_TAGS, key_from_tags, name_tags
+from reconciler.core.ports import AwsApi, collect_pages
+from reconciler.core.vocab import Action, Health
+from reconciler.kinds import _autoscaling
+from reconciler.kinds._base import KindBase
 
 LIVE_STATES = ("submitted", "active", "modifying")
 IN_PLACE = frozenset({"TargetCapacity", "OnDemandTargetCapacity",
@@ -50,7 +54,7 @@ def _split_tags(config: Doc) -> tuple[Doc, dict[str, str]]:
     specs = []
     for ts in rest.pop("TagSpecifications", None) or []:
         if isinstance(ts, dict) and ts.get("ResourceType") == FLEET_TAG_TYPE:
-            tags.update(tag_map(ts.get("Tags"), "Key", "Value"))
+            tags.update(PASCAL_MAP_TAGS.read(ts.get("Tags")))
         else:
             specs.append(ts)
     if specs:
@@ -119,7 +123,7 @@ RULES: list[Rule] = [
 ]
 
 
-class SpotFleet(Kind):
+class SpotFleet(KindBase):
     kind = "SpotFleet"
     service = "ec2"
     create_operation = "RequestSpotFleet"
@@ -127,8 +131,7 @@ class SpotFleet(Kind):
     named_by_tags = True
     external_needs_live = True
     rules = RULES
-    tag_keys = ("Key", "Value")
-    tags_field = "Tags"
+    tags = PASCAL_MAP_TAGS
 
     def json_schema(self, builder: Any) -> dict[str, Any]:
         return dict(builder.shape(_config_shape(), "ec2", camel=True))
@@ -139,8 +142,25 @@ class SpotFleet(Kind):
             errors.append(m.error(message, ("spec", *model.user_path(m.spec, path))))
         return errors
 
-    def classify(self, changed_fields: set[str]) -> str:
-        return "update" if changed_fields <= IN_PLACE else "replace"
+    def replace_fields(self, changed_fields: set[str]) -> set[str]:
+        return changed_fields - IN_PLACE
+
+    def published(self, action: Action, live: Live | None) -> str | None:
+        """A fleet keeps its request id through an in-place update, not through a replace."""
+        if live is not None and action in (Action.NOOP, Action.UPDATE):
+            return live.arn
+        return None
+
+    def health(self, live: Live | None) -> tuple[Health, str]:
+        if live is None:
+            return Health.MISSING, "not in AWS"
+        state = live.raw.get("SpotFleetRequestState")
+        activity = live.raw.get("ActivityStatus")
+        if state in ("submitted", "modifying") or activity == "pending_fulfillment":
+            return Health.PROGRESSING, f"request {state}, {activity or 'pending'}"
+        if activity == "error":
+            return Health.DEGRADED, "the fleet reports an error (see its history)"
+        return Health.HEALTHY, ""
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
         config, tags = _split_tags(_model(m.spec))
@@ -148,7 +168,7 @@ class SpotFleet(Kind):
         return config
 
     def _to_live(self, fleet: Doc) -> Live | None:
-        tags = tag_map(fleet.get("Tags"), "Key", "Value")
+        tags = self.tags.read(fleet.get("Tags"))
         key = key_from_tags(self.kind, tags)
         if key is None:
             return None
@@ -157,17 +177,16 @@ class SpotFleet(Kind):
         config["Tags"] = tags
         return Live(key, fleet["SpotFleetRequestId"], config, tags, raw=fleet)
 
-    async def _fleets(self, aws: Aws) -> list[Live]:
-        fleets: list[Doc] = []
-        async for page in aws.pages("ec2", "describe_spot_fleet_requests", "NextToken",
-                                    "NextToken", MaxResults=1000):
-            fleets.extend(page.get("SpotFleetRequestConfigs", []))
+    async def _fleets(self, aws: AwsApi) -> list[Live]:
+        fleets = await collect_pages(aws, "ec2", "describe_spot_fleet_requests",
+                                     "SpotFleetRequestConfigs", token=("NextToken", "NextToken"),
+                                     MaxResults=1000)
         lives = [self._to_live(f) for f in fleets
                  if f.get("SpotFleetRequestState") in LIVE_STATES]
         return [lv for lv in lives if lv is not None]
 
     async def fetch(
-        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        self, aws: AwsApi, manifests: Sequence[Manifest], ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
         if not manifests:
@@ -176,24 +195,20 @@ class SpotFleet(Kind):
         return {lv.key: lv for lv in await self._fleets(aws)
                 if lv.key in wanted and lv.owner() == ctx.owner}
 
-    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
+    async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         return [lv for lv in await self._fleets(aws) if lv.owner() == owner]
 
     async def external_owners(
-        self, aws: Aws, manifests: Sequence[Manifest], everything: Sequence[Manifest],
+        self, aws: AwsApi, manifests: Sequence[Manifest], everything: Sequence[Manifest],
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, list[IgnoreRule]]:
         """TargetCapacity belongs to Application Auto Scaling when it scales the fleet."""
-        from reconciler.kinds.scalable_target import (
-            FLEET_DIMENSION,
-            fleet_name,
-            managed_resource_ids,
-        )
-
-        in_git = {fleet_name(m): m.name for m in everything if m.kind == "ScalableTarget"}
+        in_git = {_autoscaling.fleet_name(m): m.name for m in everything
+                  if m.kind == _autoscaling.KIND}
         rids = {m.key: f"spot-fleet-request/{known[m.key].arn}" for m in manifests
                 if m.key in known}
-        live = await managed_resource_ids(aws, "ec2", sorted(rids.values()), FLEET_DIMENSION)
+        live = await _autoscaling.managed_resource_ids(aws, "ec2", sorted(rids.values()),
+                                                       _autoscaling.FLEET_DIMENSION)
         out: dict[ResourceKey, list[IgnoreRule]] = {}
         for m in manifests:
             if m.name in in_git:
@@ -202,7 +217,7 @@ class SpotFleet(Kind):
                 why = "owned by Application Auto Scaling (a scalable target registered in AWS)"
             else:
                 continue
-            out[m.key] = [IgnoreRule("spec.TargetCapacity", why)]
+            out[m.key] = [IgnoreRule("spec.TargetCapacity", why, external=True)]
         return out
 
     def _request(self, desired: Doc) -> Doc:
@@ -213,18 +228,16 @@ class SpotFleet(Kind):
         config["TagSpecifications"] = tag_specs
         return config
 
-    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+    async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
         config = self._request(desired)
         # the same request retried (after a crash or a timeout) does not make a second fleet
         config.setdefault("ClientToken", hashlib.sha256(
             f"{key}|{canonical_json(desired)}".encode()).hexdigest()[:64])
         resp = await aws.call("ec2", "request_spot_fleet", SpotFleetRequestConfig=config)
-        fleet_id = str(resp["SpotFleetRequestId"])
-        ctx.refs.spot_fleets[key.name] = fleet_id
-        return fleet_id
+        return str(resp["SpotFleetRequestId"])
 
     async def update(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+        self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live, fields: Changed, ctx: Context
     ) -> str:
         params = {f: desired[f] for f in sorted(fields & IN_PLACE - {"Tags"}) if f in desired}
         if "OnDemandTargetCapacity" in fields and "OnDemandTargetCapacity" not in desired:
@@ -242,21 +255,20 @@ class SpotFleet(Kind):
                 await aws.call("ec2", "create_tags", Resources=[live.arn], Tags=add)
             if remove:
                 await aws.call("ec2", "delete_tags", Resources=[live.arn], Tags=remove)
-        ctx.refs.spot_fleets[key.name] = live.arn
         return live.arn
 
-    async def add_tags(self, aws: Aws, arn: str, tags: dict[str, str]) -> None:
+    async def add_tags(self, aws: AwsApi, arn: str, tags: dict[str, str]) -> None:
         await aws.call("ec2", "create_tags", Resources=[arn],
                        Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())])
 
     async def replace(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, ctx: Context
+        self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live, ctx: Context
     ) -> str:
         """The new fleet first, so capacity never drops to nothing; then the old one goes."""
         fleet_id = await self.create(aws, key, desired, ctx)
         await self.delete(aws, live)
         return fleet_id
 
-    async def delete(self, aws: Aws, live: Live) -> None:
+    async def delete(self, aws: AwsApi, live: Live) -> None:
         await aws.call("ec2", "cancel_spot_fleet_requests", SpotFleetRequestIds=[live.arn],
                        TerminateInstances=True)

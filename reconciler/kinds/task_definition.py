@@ -7,15 +7,15 @@ is described once per process and cached by ARN.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from reconciler.aws.client import Aws, AwsError, gather_limited
 from reconciler.core import model
-from reconciler.core.manifest import TASK_DEFINITION_READ_ONLY, Manifest, ResourceKey
+from reconciler.core.kind import Changed, Context, Live
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey, display_path
 from reconciler.core.normalize import (
-    CONTENT_HASH_TAG,
-    MANAGED_BY,
     Doc,
     Rule,
     ServerChosen,
@@ -29,7 +29,10 @@ from reconciler.core.normalize import (
     sort_set_fields,
     tags_as_map,
 )
-from reconciler.kinds.base import Context, Kind, Live, tag_map
+from reconciler.core.ownership import CONTENT_HASH_TAG, MANAGED_BY
+from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
+from reconciler.core.vocab import Action
+from reconciler.kinds._base import KindBase
 
 # Container lists AWS treats as multisets (NORMALIZATION.md case 15). Never `command`,
 # `entryPoint`, `healthCheck.command`, `dnsServers`: their order is meaningful (case 16).
@@ -42,6 +45,18 @@ CONTAINER_FALSE_DEFAULTS = (
     "disableNetworking", "privileged", "readonlyRootFilesystem", "interactive", "pseudoTerminal",
 )
 FAMILY_LISTING_THRESHOLD = 10
+# Fields that `describe-task-definition` prints but `register-task-definition` does not take.
+READ_ONLY = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+)
 
 
 def _containers(doc: Doc) -> list[Doc]:
@@ -53,7 +68,7 @@ def _network_mode(doc: Doc) -> str:
 
 
 def _r_read_only(doc: Doc) -> None:
-    for k in (*TASK_DEFINITION_READ_ONLY, "family"):
+    for k in (*READ_ONLY, "family"):
         doc.pop(k, None)
 
 
@@ -310,7 +325,7 @@ def _revision(arn: str) -> tuple[str, int]:
     return family, int(rev) if rev.isdigit() else 0
 
 
-class TaskDefinition(Kind):
+class TaskDefinition(KindBase):
     kind = "TaskDefinition"
     service = "ecs"
     create_operation = "RegisterTaskDefinition"
@@ -318,9 +333,46 @@ class TaskDefinition(Kind):
     order = 20
     rules = RULES
     server_chosen = SERVER_CHOSEN
+    import_after = ("Service", "ScheduledTask")
 
     def identity_request(self, key: ResourceKey) -> Doc:
         return {"family": key.name}
+
+    def load_spec_file(self, m: Manifest, base: Path, root: Path
+                       ) -> tuple[Doc | None, list[LoadError]]:
+        """`specFile:` as describe-task-definition prints it or register-task-definition
+        --cli-input-json takes it, the read-only fields dropped: application teams own that
+        file, infrastructure owns the Service."""
+        ref = m.raw.get("specFile")
+        if not isinstance(ref, str):
+            return None, [m.error("specFile must be a path string", ("specFile",))]
+        path = (base / ref).resolve()
+        if not path.is_file():
+            return None, [m.error(f"specFile {ref!r} not found", ("specFile",))]
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            return None, [LoadError(display_path(path, root), exc.lineno,
+                                    f"invalid JSON: {exc.msg}", str(m.key))]
+        if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
+            outer_tags = data.get("tags")
+            data = dict(data["taskDefinition"])
+            if outer_tags and "tags" not in data:
+                data["tags"] = outer_tags
+        if not isinstance(data, dict):
+            return None, [m.error("specFile must hold a JSON object", ("specFile",))]
+        for k in READ_ONLY:
+            data.pop(k, None)
+        family = data.pop("family", None)
+        if family is not None and family != m.name:
+            return None, [m.error(f"specFile {ref!r} has family {family!r} but metadata.name "
+                                  f"is {m.name!r}", ("specFile",))]
+        return data, []
+
+    def published(self, action: Action, live: Live | None) -> str | None:
+        """In sync, references resolve to the live revision; otherwise to the one apply is
+        about to register."""
+        return live.arn if action is Action.NOOP and live is not None else None
 
     def to_live(self, description: Doc, tags: Any) -> Live:
         td = description
@@ -331,11 +383,11 @@ class TaskDefinition(Kind):
             key=ResourceKey(self.kind, td["family"]),
             arn=td["taskDefinitionArn"],
             spec=spec,
-            tags=tag_map(tags),
+            tags=self.tags.read(tags),
             raw=td,
         )
 
-    async def describe(self, aws: Aws, arn_or_family: str) -> Live:
+    async def describe(self, aws: AwsApi, arn_or_family: str) -> Live:
         """Describe a revision; by ARN it is cached for the life of the process (immutable)."""
         cached = aws.cache.get(arn_or_family)
         if isinstance(cached, Live):
@@ -347,7 +399,7 @@ class TaskDefinition(Kind):
         aws.cache[live.arn] = live
         return live
 
-    async def latest_revisions(self, aws: Aws, families: Sequence[str]) -> dict[str, str]:
+    async def latest_revisions(self, aws: AwsApi, families: Sequence[str]) -> dict[str, str]:
         """family -> ARN of its newest ACTIVE revision, with as few list pages as possible."""
         wanted = set(families)
         latest: dict[str, tuple[int, str]] = {}
@@ -376,7 +428,7 @@ class TaskDefinition(Kind):
         return {fam: arn for fam, (_rev, arn) in latest.items()}
 
     async def fetch(
-        self, aws: Aws, manifests: Sequence[Manifest], ctx: Context,
+        self, aws: AwsApi, manifests: Sequence[Manifest], ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
         """The newest ACTIVE revision of each family. A family never described in this
@@ -398,7 +450,7 @@ class TaskDefinition(Kind):
             gather_limited(*(self._describe_family(aws, f) for f in unseen)), listed())
         return {live.key: live for live in [*by_name, *by_listing] if live is not None}
 
-    async def _describe_family(self, aws: Aws, family: str) -> Live | None:
+    async def _describe_family(self, aws: AwsApi, family: str) -> Live | None:
         try:
             return await self.describe(aws, family)
         except AwsError as exc:
@@ -406,12 +458,10 @@ class TaskDefinition(Kind):
                 return None
             raise
 
-    async def list_owned(self, aws: Aws, owner: str, clusters: Sequence[str]) -> list[Live]:
-        families: list[str] = []
-        async for page in aws.pages(
-            "ecs", "list_task_definition_families", "nextToken", "nextToken", status="ACTIVE"
-        ):
-            families.extend(page.get("families", []))
+    async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
+        families = await collect_pages(aws, "ecs", "list_task_definition_families", "families",
+                                       status="ACTIVE")
+
         async def latest(family: str) -> Live | None:
             try:
                 return await self.describe(aws, family)
@@ -422,9 +472,9 @@ class TaskDefinition(Kind):
         return [lv for lv in lives
                 if lv is not None and lv.owner() == owner and lv.raw.get("status") == "ACTIVE"]
 
-    async def register(self, aws: Aws, key: ResourceKey, desired: Doc) -> str:
+    async def register(self, aws: AwsApi, key: ResourceKey, desired: Doc) -> str:
         request = dict(desired)
-        tags = tag_map(request.get("tags"))
+        tags = self.tags.read(request.get("tags"))
         tags[CONTENT_HASH_TAG] = content_hash(self.normalize(request))
         request["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
         resp = await aws.call("ecs", "register_task_definition", family=key.name, **request)
@@ -432,36 +482,49 @@ class TaskDefinition(Kind):
         aws.cache[td["taskDefinitionArn"]] = self.to_live(td, resp.get("tags") or request["tags"])
         return str(td["taskDefinitionArn"])
 
-    async def create(self, aws: Aws, key: ResourceKey, desired: Doc, ctx: Context) -> str:
-        arn = await self.register(aws, key, desired)
-        ctx.refs.task_definitions[key.name] = arn
-        return arn
+    async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+        return await self.register(aws, key, desired)
 
     async def update(
-        self, aws: Aws, key: ResourceKey, desired: Doc, live: Live, fields: set[str], ctx: Context
+        self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live, fields: Changed, ctx: Context
     ) -> str:
         return await self.create(aws, key, desired, ctx)
 
-    async def add_tags(self, aws: Aws, arn: str, tags: dict[str, str]) -> None:
+    async def add_tags(self, aws: AwsApi, arn: str, tags: dict[str, str]) -> None:
         """A revision the controller registered carries its tags already; only an adopted
         one (registered by someone else) is tagged afterwards."""
         if MANAGED_BY in tags:
             await super().add_tags(aws, arn, tags)
 
-    async def delete(self, aws: Aws, live: Live) -> None:
+    async def delete(self, aws: AwsApi, live: Live) -> None:
         """Deregister every ACTIVE revision of the family that this controller registered."""
         owner = live.owner()
-        arns: list[str] = []
-        async for page in aws.pages(
-            "ecs", "list_task_definitions", "nextToken", "nextToken",
-            familyPrefix=live.key.name, status="ACTIVE",
-        ):
-            arns.extend(a for a in page.get("taskDefinitionArns", [])
-                        if _revision(a)[0] == live.key.name)
-        for arn in arns:
+        listed = await collect_pages(aws, "ecs", "list_task_definitions", "taskDefinitionArns",
+                                     familyPrefix=live.key.name, status="ACTIVE")
+        for arn in (a for a in listed if _revision(a)[0] == live.key.name):
             rev = await self.describe(aws, arn)
             if owner and rev.tags.get(MANAGED_BY) == owner:
                 await aws.call("ecs", "deregister_task_definition", taskDefinition=arn)
+
+
+    async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
+                       ctx: Context) -> list[Live]:
+        """The newest revision of every family the cluster's services and schedules run."""
+        used = [ref for kind in self.import_after for live in found.get(kind, ())
+                for ref in _task_definitions_in(live.spec)]
+        latest = await self.latest_revisions(aws, sorted({family_of(a) for a in used}))
+        return list(await gather_limited(*(self.describe(aws, a) for a in latest.values())))
+
+
+def _task_definitions_in(spec: Doc) -> list[str]:
+    """Task definitions a service (`taskDefinition`) or a schedule's targets name."""
+    found = [spec["taskDefinition"]] if isinstance(spec.get("taskDefinition"), str) else []
+    for t in spec.get("Targets") or []:
+        td = (t.get("EcsParameters") or {}).get("TaskDefinitionArn") if isinstance(t, dict) \
+            else None
+        if isinstance(td, str):
+            found.append(td)
+    return found
 
 
 def family_of(task_definition: str) -> str:

@@ -2,7 +2,9 @@
 
 A resource that fails does not stop the others; a resource whose dependency failed is skipped.
 Each change is re-planned just before it runs, so references resolve to what was registered a
-moment before (a new task definition revision) and nothing stale is sent.
+moment before (a new task definition revision) and nothing stale is sent. Every write tags
+the resource with the revision and the hash of the desired state it wrote, which is how any
+later pass, on any replica, tells drift from a deploy.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from reconciler.aws.client import Aws, AwsError
 from reconciler.core.config import Config
 from reconciler.core.ignore import IgnoreRule
+from reconciler.core.kind import Changed, Context, Kind, Registry, is_pending
 from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask_text
-from reconciler.core.normalize import REVISION_TAG
-from reconciler.core.plan import Change, Plan, ignore_rules, plan_resource, resolve_refs
-from reconciler.kinds import Context, ordered
-from reconciler.kinds.base import is_pending, name_tags
+from reconciler.core.ownership import DESIRED_HASH_TAG, REVISION_TAG, name_tags
+from reconciler.core.plan import Change, Plan, ignore_rules, order_key, plan_resource, resolve_refs
+from reconciler.core.ports import AwsApi, AwsError
+from reconciler.core.vocab import Action, Result
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +31,7 @@ log = structlog.get_logger(__name__)
 @dataclass
 class Outcome:
     change: Change
-    result: str  # created | configured | replaced | deleted | skipped | failed
+    result: Result
     error: str = ""
     arn: str = ""
 
@@ -40,72 +42,80 @@ class ApplyResult:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.result in ("failed", "skipped")]
+        return [o for o in self.outcomes if not o.result.ok]
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
+    def results(self) -> dict[ResourceKey, tuple[Result, str]]:
+        return {o.change.key: (o.result, o.error) for o in self.outcomes}
+
 
 Listener = Callable[[Outcome], None]
 
 
-async def _run_one(
-    aws: Aws, change: Change, ctx: Context, config: Config, allow_replace: bool,
-    external: dict[ResourceKey, list[IgnoreRule]],
-) -> Outcome:
-    kind = change.kind
-    if change.action == "delete":
-        assert change.live is not None
-        await kind.delete(aws, change.live)
-        return Outcome(change, "deleted", arn=change.live.arn)
-    assert change.manifest is not None
-    rules = ignore_rules(change.manifest, config, external)
-    fresh = plan_resource(kind, change.manifest, change.live, ctx, rules)
-    resolve_refs(fresh, ctx)
-    if fresh.note:
-        return Outcome(fresh, "skipped", fresh.note)
-    if fresh.action == "noop":
-        if fresh.adopt and fresh.live:
-            await kind.add_tags(aws, fresh.live.arn, _owned_tags(fresh, ctx))
-            return Outcome(fresh, "adopted", arn=fresh.live.arn)
-        return Outcome(fresh, "unchanged", arn=fresh.live.arn if fresh.live else "")
-    desired = fresh.desired or {}
-    if is_pending(desired):
-        return Outcome(fresh, "skipped", "a resource it references was not applied")
-    if fresh.action == "create":
-        arn = await kind.create(aws, fresh.key, desired, ctx)
-        return Outcome(fresh, "created", arn=arn)
-    assert fresh.live is not None
-    if fresh.action == "replace":
-        if not allow_replace:
-            fields = ", ".join(sorted({str(f.path[0]) for f in fresh.fields
-                                       if str(f.path[0]) in kind.replace_fields}))
-            return Outcome(fresh, "skipped",
-                           f"{fields} cannot be changed in place; re-run with --allow-replace")
-        arn = await kind.replace(aws, fresh.key, desired, fresh.live, ctx)
-        return Outcome(fresh, "replaced", arn=arn)
-    changed = {str(f.path[0]) for f in fresh.fields if f.path}
-    arn = await kind.update(aws, fresh.key, desired, fresh.live, changed, ctx)
-    tags = _owned_tags(fresh, ctx) if fresh.adopt else (
+def _bookkeeping(change: Change, ctx: Context, kind: Kind, adopting: bool) -> dict[str, str]:
+    tags = ctx.ownership_tags() if adopting else (
         {REVISION_TAG: ctx.revision} if ctx.revision else {})
-    if tags:
-        await kind.add_tags(aws, arn, tags)
-    return Outcome(fresh, "adopted" if fresh.adopt else "configured", arn=arn)
-
-
-def _owned_tags(change: Change, ctx: Context) -> dict[str, str]:
-    tags = ctx.ownership_tags()
-    if change.manifest is not None and change.kind.named_by_tags:
+    if adopting and change.manifest is not None and kind.named_by_tags:
         tags.update(name_tags(change.manifest))
+    if change.desired_hash:
+        tags[DESIRED_HASH_TAG] = change.desired_hash
     return tags
 
 
+async def _run_one(
+    aws: AwsApi, change: Change, ctx: Context, config: Config, registry: Registry,
+    allow_replace: bool, external: dict[ResourceKey, list[IgnoreRule]],
+) -> Outcome:
+    kind = registry[change.key.kind]
+    if change.action is Action.DELETE:
+        assert change.live is not None
+        await kind.delete(aws, change.live)
+        return Outcome(change, Result.DELETED, arn=change.live.arn)
+    assert change.manifest is not None
+    rules = ignore_rules(change.manifest, config, external)
+    fresh = plan_resource(kind, change.manifest, change.live, ctx, rules)
+    resolve_refs(fresh, ctx, kind)
+    if fresh.note:
+        return Outcome(fresh, Result.SKIPPED, fresh.note)
+    if fresh.action is Action.NOOP:
+        if fresh.adopt and fresh.live:
+            await kind.add_tags(aws, fresh.live.arn, _bookkeeping(fresh, ctx, kind, True))
+            return Outcome(fresh, Result.ADOPTED, arn=fresh.live.arn)
+        return Outcome(fresh, Result.UNCHANGED, arn=fresh.live.arn if fresh.live else "")
+    if is_pending(fresh.desired):
+        return Outcome(fresh, Result.SKIPPED, "a resource it references was not applied")
+    # what a write sends carries the hash of the desired state it makes true
+    desired = kind.with_tags(fresh.desired or {}, {DESIRED_HASH_TAG: fresh.desired_hash})
+    if fresh.action is Action.CREATE:
+        arn = await kind.create(aws, fresh.key, desired, ctx)
+        ctx.refs[fresh.key] = arn
+        return Outcome(fresh, Result.CREATED, arn=arn)
+    assert fresh.live is not None
+    if fresh.action is Action.REPLACE:
+        if not allow_replace:
+            fields = ", ".join(sorted(kind.replace_fields(
+                {str(f.path[0]) for f in fresh.fields if f.path})))
+            return Outcome(fresh, Result.SKIPPED,
+                           f"{fields} cannot be changed in place; re-run with --allow-replace")
+        arn = await kind.replace(aws, fresh.key, desired, fresh.live, ctx)
+        ctx.refs[fresh.key] = arn
+        return Outcome(fresh, Result.REPLACED, arn=arn)
+    changed = Changed([f.path for f in fresh.fields])
+    arn = await kind.update(aws, fresh.key, desired, fresh.live, changed, ctx)
+    ctx.refs[fresh.key] = arn
+    await kind.add_tags(aws, arn, _bookkeeping(fresh, ctx, kind, fresh.adopt))
+    return Outcome(fresh, Result.ADOPTED if fresh.adopt else Result.CONFIGURED, arn=arn)
+
+
 async def apply_plan(
-    aws: Aws,
+    aws: AwsApi,
     plan: Plan,
     ctx: Context,
     config: Config,
+    registry: Registry,
     *,
     allow_replace: bool = False,
     listener: Listener | None = None,
@@ -114,30 +124,26 @@ async def apply_plan(
     """Run every pending change: kinds in dependency order, the resources of one kind
     concurrently (bounded by the AWS adapter), deletes last in reverse order."""
     result = ApplyResult()
-    rank = {k.kind: k.order for k in ordered()}
     # an in-sync resource is only re-planned when it has something to say (adopt, owner)
-    work = [c for c in plan.changes
-            if c.action != "delete" and (c.action != "noop" or c.adopt or c.note)]
-    deletes = [c for c in plan.changes if c.action == "delete"]
+    work = [c for c in plan.changes if c.action is not Action.NOOP or c.adopt or c.note]
     phases: dict[tuple[int, int], list[Change]] = {}
     for c in work:
-        phases.setdefault((0, rank[c.key.kind]), []).append(c)
-    for c in deletes:
-        phases.setdefault((1, -rank[c.key.kind]), []).append(c)
+        phases.setdefault(order_key(c, registry)[:2], []).append(c)
 
     async def run(change: Change) -> Outcome:
         bound = log.bind(kind=change.key.kind, name=change.key.name, cluster=change.key.cluster,
                          revision=ctx.revision)
         try:
-            outcome = await _run_one(aws, change, ctx, config, allow_replace, plan.external)
+            outcome = await _run_one(aws, change, ctx, config, registry, allow_replace,
+                                     plan.external)
         except AwsError as exc:
-            outcome = Outcome(change, "failed", mask_text(str(exc)))
+            outcome = Outcome(change, Result.FAILED, mask_text(str(exc)))
         except Exception as exc:  # one resource's failure must not stop the others
-            outcome = Outcome(change, "failed", mask_text(f"{type(exc).__name__}: {exc}"))
-        if outcome.result in ("failed", "skipped"):
-            bound.error("apply.failed", result=outcome.result, error=outcome.error)
-        elif outcome.result != "unchanged":
-            bound.info("apply.done", result=outcome.result, arn=outcome.arn)
+            outcome = Outcome(change, Result.FAILED, mask_text(f"{type(exc).__name__}: {exc}"))
+        if not outcome.result.ok:
+            bound.error("apply.failed", result=str(outcome.result), error=outcome.error)
+        elif outcome.result is not Result.UNCHANGED:
+            bound.info("apply.done", result=str(outcome.result), arn=outcome.arn)
         return outcome
 
     for phase in sorted(phases):
@@ -145,7 +151,7 @@ async def apply_plan(
             break
         changes = sorted(phases[phase], key=lambda c: str(c.key))
         for outcome in await asyncio.gather(*(run(c) for c in changes)):
-            if outcome.result == "unchanged":
+            if outcome.result is Result.UNCHANGED:
                 continue
             result.outcomes.append(outcome)
             if listener:
@@ -153,4 +159,4 @@ async def apply_plan(
     return result
 
 
-__all__ = ["ApplyResult", "Outcome", "apply_plan"]
+__all__ = ["ApplyResult", "Listener", "Outcome", "apply_plan"]

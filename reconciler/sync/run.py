@@ -1,19 +1,24 @@
-"""One reconcile pass: load and validate the tree, read AWS, plan, and (optionally) apply.
-
-The CLI and the controller both run this, so `reconciler diff` shows exactly what the
-controller would do.
+"""One pass, the same for everyone: read AWS, plan, decide by policy, and (when asked) apply
+what the policy allows. `reconciler diff` is `run(apply=False)`, `reconciler apply` is
+`run(apply=True)` as a manual sync, the controller is `run(apply=True)` as an automated one,
+and the demo uses the same function: no plan-then-apply flow exists twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from reconciler.aws.client import Aws
-from reconciler.core.plan import Plan, make_plan
-from reconciler.core.validate import Tree, load_tree
-from reconciler.kinds import Context
+from reconciler.core.kind import Context, Registry
+from reconciler.core.load import Tree
+from reconciler.core.manifest import ResourceKey
+from reconciler.core.plan import Change, Plan
+from reconciler.core.policy import Trigger, Verdict, select
+from reconciler.core.ports import AwsApi
+from reconciler.core.vocab import Decision
+from reconciler.kinds import REGISTRY
 from reconciler.sync.apply import ApplyResult, Listener, apply_plan
+from reconciler.sync.live import make_plan
 
 
 class InvalidTree(Exception):
@@ -25,58 +30,60 @@ class InvalidTree(Exception):
 
 
 @dataclass
-class Pass:
+class PassResult:
     tree: Tree
     plan: Plan
     ctx: Context
+    verdicts: dict[ResourceKey, Verdict] = field(default_factory=dict)
     applied: ApplyResult | None = None
-    api_calls: dict[str, int] = field(default_factory=dict)
+
+    def held(self) -> list[Change]:
+        return [c for c in self.plan.changes if (v := self.verdicts.get(c.key)) is not None
+                and v.decision is Decision.HOLD]
+
+    def selected(self) -> list[Change]:
+        return [c for c in self.plan.changes if (v := self.verdicts.get(c.key)) is not None
+                and v.decision is Decision.APPLY]
 
 
-async def plan_path(
-    aws: Aws,
-    root: Path,
-    *,
-    revision: str | None = None,
-    prune: bool | None = None,
-    allow_mass_prune: bool = False,
-    tree: Tree | None = None,
-) -> Pass:
-    """Validate everything first; raise InvalidTree rather than plan from a broken tree."""
-    tree = tree or load_tree(root)
+@dataclass
+class Options:
+    """How a pass runs. The defaults are a person's `reconciler diff`."""
+
+    apply: bool = False
+    trigger: Trigger = Trigger.MANUAL
+    revision: str | None = None
+    prune: bool | None = None  # None: `prune` in reconciler.yaml
+    allow_mass_prune: bool = False
+    allow_replace: bool = False
+    retry_at: Mapping[ResourceKey, float] | None = None
+    now: float = 0.0
+    listener: Listener | None = None
+    should_stop: Callable[[], bool] | None = None
+    on_plan: Callable[[PassResult], None] | None = None  # planned, nothing applied yet
+
+
+async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
+              registry: Registry = REGISTRY) -> PassResult:
+    """Plan the tree against AWS, decide, and apply what the policy allows when asked.
+    Raises InvalidTree rather than plan from a broken tree."""
+    o = options or Options()
     if not tree.ok:
         raise InvalidTree(tree)
-    ctx = Context(owner=tree.config.controller, revision=revision)
-    do_prune = tree.config.prune if prune is None else prune
-    plan = await make_plan(aws, tree.manifests, tree.config, ctx, prune=do_prune,
-                           allow_mass_prune=allow_mass_prune)
-    return Pass(tree, plan, ctx)
+    ctx = Context(owner=tree.config.controller, revision=o.revision)
+    prune = tree.config.prune if o.prune is None else o.prune
+    plan = await make_plan(aws, tree.manifests, tree.config, ctx, registry, prune=prune,
+                           allow_mass_prune=o.allow_mass_prune)
+    result = PassResult(tree, plan, ctx, select(plan, o.trigger, tree.config,
+                                                retry_at=o.retry_at, now=o.now))
+    if o.on_plan:
+        o.on_plan(result)
+    if o.apply:
+        chosen = Plan(result.selected(), external=plan.external)
+        result.applied = await apply_plan(aws, chosen, ctx, tree.config, registry,
+                                          allow_replace=o.allow_replace, listener=o.listener,
+                                          should_stop=o.should_stop)
+    return result
 
 
-async def apply_path(
-    aws: Aws,
-    root: Path,
-    *,
-    revision: str | None = None,
-    prune: bool | None = None,
-    allow_mass_prune: bool = False,
-    allow_replace: bool = False,
-    listener: Listener | None = None,
-    tree: Tree | None = None,
-) -> Pass:
-    result = await plan_path(aws, root, revision=revision, prune=prune,
-                             allow_mass_prune=allow_mass_prune, tree=tree)
-    return await apply_planned(aws, result, allow_replace=allow_replace, listener=listener)
-
-
-async def apply_planned(
-    aws: Aws, planned: Pass, *, allow_replace: bool = False, listener: Listener | None = None
-) -> Pass:
-    """Apply a plan made by `plan_path`; a refused plan applies nothing."""
-    if planned.plan.refused:
-        planned.applied = ApplyResult()
-        return planned
-    planned.applied = await apply_plan(aws, planned.plan, planned.ctx, planned.tree.config,
-                                       allow_replace=allow_replace, listener=listener)
-    planned.api_calls = dict(aws.calls)
-    return planned
+__all__ = ["InvalidTree", "Options", "PassResult", "run"]

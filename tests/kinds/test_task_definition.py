@@ -9,8 +9,8 @@ import boto3
 import pytest
 
 from reconciler.aws.client import Aws
+from reconciler.core.kind import Context
 from reconciler.core.manifest import Manifest, manifests_in
-from reconciler.kinds import Context
 from reconciler.kinds.task_definition import TaskDefinition
 from tests.conftest import REGION
 

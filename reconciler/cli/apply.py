@@ -1,0 +1,81 @@
+"""`reconciler apply [PATH]`: make AWS equal to git now, as a manual sync (everything
+pending is applied, whatever the controller's drift policy; a refused prune applies
+nothing)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    colour,
+    fail,
+    load_or_exit,
+    mass_prune_option,
+    no_color_option,
+    path_argument,
+    prune_option,
+    run_async,
+)
+
+
+@click.command()
+@path_argument
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+@prune_option
+@mass_prune_option
+@click.option("--allow-replace", is_flag=True,
+              help="Allow changes that delete and re-create a resource.")
+@click.option("--revision", default=None,
+              help="Git revision to record (default: HEAD of PATH's repo).")
+@no_color_option
+def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
+          allow_replace: bool, revision: str | None, no_color: bool) -> None:
+    """Make AWS equal to git (PATH). Exit 0 when everything applied, 1 otherwise."""
+    from reconciler.aws import Aws
+    from reconciler.core.format import plan_json, plan_text
+    from reconciler.edges.git import revision_of
+    from reconciler.sync.run import Options, PassResult, run
+
+    tree = load_or_exit(path, output)
+
+    def show_plan(planned: PassResult) -> None:
+        if output == "text" and not planned.plan.refused:
+            click.echo(plan_text(planned.plan, colour(no_color)))
+
+    try:
+        result = run_async(run(tree, Aws(), Options(
+            apply=True, revision=revision or revision_of(path), prune=prune,
+            allow_mass_prune=allow_mass_prune, allow_replace=allow_replace,
+            on_plan=show_plan)))
+    except Exception as exc:
+        fail(str(exc))
+    plan = result.plan
+    if plan.refused:
+        if output == "json":
+            click.echo(json.dumps({**plan_json(plan), "applied": []}, indent=2))
+        else:
+            click.echo(plan_text(plan, colour(no_color)))
+            click.echo("Refused: nothing was applied.", err=True)
+        sys.exit(EXIT_ERROR)
+    applied = result.applied
+    assert applied is not None
+    if output == "json":
+        click.echo(json.dumps({
+            **plan_json(plan),
+            "applied": [{"kind": o.change.key.kind, "name": o.change.key.name,
+                         "cluster": o.change.key.cluster, "result": str(o.result),
+                         "error": o.error, "arn": o.arn} for o in applied.outcomes],
+        }, indent=2, default=str))
+    else:
+        for o in applied.outcomes:
+            line = f"{o.change.key}: {o.result}"
+            click.echo(f"{line}: {o.error}" if o.error else line)
+        if not applied.outcomes:
+            click.echo("Nothing to apply.")
+    sys.exit(EXIT_OK if applied.ok else EXIT_ERROR)

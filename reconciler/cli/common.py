@@ -1,0 +1,68 @@
+"""What every command shares: the path argument, output options, exit codes (as
+`terraform plan -detailed-exitcode`: 0 in sync / success, 2 changes present, 1 error), and
+loading a tree or stopping with every error."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from reconciler.core.load import Tree
+
+DEFAULT_PATH = "manifests"
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+path_argument = click.argument(
+    "path", required=False, default=DEFAULT_PATH, type=click.Path(path_type=Path))
+output_option = click.option(
+    "--output", "-o", type=click.Choice(["text", "json", "markdown"]), default="text",
+    show_default=True, help="How to print the result.")
+prune_option = click.option(
+    "--prune/--no-prune", default=None,
+    help="Delete owned resources that git no longer has (default: `prune` in reconciler.yaml).")
+mass_prune_option = click.option(
+    "--allow-mass-prune", is_flag=True,
+    help="Allow this run to delete more than the configured share, or every resource of a kind.")
+no_color_option = click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+
+
+def colour(no_color: bool) -> bool:
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def print_errors(tree: Tree, output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps({"valid": False, "errors": [
+            {"file": e.file, "line": e.line, "resource": e.resource, "message": e.message}
+            for e in tree.errors]}, indent=2))
+        return
+    for e in tree.errors:
+        click.echo(str(e), err=True)
+    click.echo(f"{len(tree.errors)} error(s); nothing was applied.", err=True)
+
+
+def load_or_exit(path: Path, output: str) -> Tree:
+    """The validated tree under `path`, or every error printed and exit 1."""
+    from reconciler.kinds import load_tree
+
+    tree = load_tree(path)
+    if not tree.ok:
+        print_errors(tree, "json" if output == "json" else "text")
+        sys.exit(EXIT_ERROR)
+    return tree
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def run_async(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)

@@ -1,0 +1,59 @@
+"""`reconciler diff [PATH]`: what differs between git and AWS, and what the controller will
+do with each difference (the same pass, with apply off, judged by the controller's policy)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    colour,
+    fail,
+    load_or_exit,
+    mass_prune_option,
+    no_color_option,
+    output_option,
+    path_argument,
+    prune_option,
+    run_async,
+)
+
+
+@click.command()
+@path_argument
+@output_option
+@prune_option
+@mass_prune_option
+@no_color_option
+def diff(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
+         no_color: bool) -> None:
+    """Show what differs between git (PATH) and AWS. Exit 0 in sync, 2 changes, 1 error."""
+    from reconciler.aws import Aws
+    from reconciler.core.format import plan_json, plan_markdown, plan_text
+    from reconciler.core.policy import Trigger
+    from reconciler.edges.git import revision_of
+    from reconciler.sync.run import Options, run
+
+    tree = load_or_exit(path, output)
+    try:
+        result = run_async(run(tree, Aws(), Options(
+            trigger=Trigger.AUTOMATED, revision=revision_of(path), prune=prune,
+            allow_mass_prune=allow_mass_prune)))
+    except Exception as exc:
+        fail(str(exc))
+    plan, verdicts = result.plan, result.verdicts
+    if output == "json":
+        click.echo(json.dumps(plan_json(plan, verdicts), indent=2, default=str))
+    elif output == "markdown":
+        click.echo(plan_markdown(plan, verdicts))
+    else:
+        click.echo(plan_text(plan, colour(no_color), verdicts))
+    if plan.refused:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_CHANGES if plan.pending else EXIT_OK)

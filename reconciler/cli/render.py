@@ -1,0 +1,33 @@
+"""`reconciler render [PATH]`: the manifests with every Release expanded from its chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.common import load_or_exit, path_argument
+
+
+@click.command()
+@path_argument
+@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml")
+def render(path: Path, output: str) -> None:
+    """Print the manifests under PATH with every Release expanded from its chart."""
+    import yaml
+
+    tree = load_or_exit(path, output)
+    docs = []
+    for m in tree.manifests:
+        metadata: dict[str, Any] = dict(m.raw.get("metadata") or {})
+        if m.origin:
+            metadata["annotations"] = {**(metadata.get("annotations") or {}),
+                                       "reconciler/rendered-from": m.origin}
+        docs.append({"apiVersion": m.api_version, "kind": m.kind, "metadata": metadata,
+                     "spec": m.spec})
+    if output == "json":
+        click.echo(json.dumps(docs, indent=2))
+    else:
+        click.echo(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True), nl=False)

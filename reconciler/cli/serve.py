@@ -1,0 +1,59 @@
+"""`reconciler serve`: the long-running controller (see `reconciler.controller`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import DEFAULT_PATH
+
+
+@click.command()
+@click.option("--repo", envvar="RECONCILER_REPO", help="Git remote URL (HTTPS or SSH).")
+@click.option("--branch", envvar="RECONCILER_BRANCH", default="main", show_default=True)
+@click.option("--path", "repo_path", envvar="RECONCILER_PATH", default=DEFAULT_PATH,
+              show_default=True, help="Manifests path inside the repository.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="Watch a local directory instead of a remote.")
+@click.option("--local", is_flag=True,
+              help="Embedded default: in-process moto and the local manifests directory.")
+@click.option("--listen", envvar="RECONCILER_LISTEN", default="0.0.0.0:8080", show_default=True)
+@click.option("--resync", type=float, default=300.0, show_default=True,
+              help="Seconds between full resyncs when git is quiet.")
+@click.option("--fetch-interval", type=float, default=60.0, show_default=True)
+@click.option("--remind-after", type=float, default=4 * 3600.0, show_default=True,
+              help="Seconds before an unresolved drift is reminded.")
+@click.option("--lease-table", envvar="RECONCILER_LEASE_TABLE", default=None,
+              help="DynamoDB table for leader election (several replicas).")
+@click.option("--lease-name", default="reconciler", show_default=True)
+@click.option("--lease-seconds", type=float, default=15.0, show_default=True)
+def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None, local: bool,
+          listen: str, resync: float, fetch_interval: float, remind_after: float,
+          lease_table: str | None, lease_name: str, lease_seconds: float) -> None:
+    """Run the controller: watch git, converge, detect drift, alert Slack."""
+    from reconciler.controller.wiring import ServeOptions, run
+
+    host, _, port = listen.rpartition(":")
+    options = ServeOptions(repo=repo, branch=branch, path=repo_path, directory=directory,
+                           host=host or "0.0.0.0", port=int(port), resync=resync,
+                           fetch_interval=fetch_interval, remind_after=remind_after,
+                           lease_table=lease_table, lease_name=lease_name,
+                           lease_seconds=lease_seconds)
+    if local:
+        from reconciler.cli.demo import print_pass
+        from reconciler.embedded import local_default
+        from reconciler.kinds import load_tree
+
+        options.directory = directory or Path(repo_path)
+        options.repo = None
+        tree = load_tree(options.directory)
+        with local_default([m.spec for m in tree.manifests]) as server:
+            click.echo(f"Embedded AWS (moto) at {server.url}; watching {options.directory}")
+            sys.exit(run(options, on_pass=print_pass))
+    if not repo and directory is None:
+        raise click.UsageError("give --repo URL, --dir PATH, or --local")
+    sys.exit(run(options))
+
+

@@ -1,0 +1,28 @@
+"""`reconciler validate [PATH]`: every error in the tree, offline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import EXIT_ERROR, path_argument, print_errors
+
+
+@click.command()
+@path_argument
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+def validate(path: Path, output: str) -> None:
+    """Check every manifest under PATH offline; exit 1 on any error."""
+    from reconciler.kinds import load_tree
+
+    tree = load_tree(path)
+    if not tree.ok:
+        print_errors(tree, output)
+        sys.exit(EXIT_ERROR)
+    if output == "json":
+        click.echo(json.dumps({"valid": True, "resources": len(tree.manifests)}))
+    else:
+        click.echo(f"{len(tree.manifests)} manifest(s) valid.")

@@ -1,0 +1,101 @@
+"""What the controller tells people, and when: the wording of each alert and the memory
+that makes each thing one message (an invalid revision, a failed apply, a resource turning
+unhealthy), then one "recovered". Drift has its own tracker (`core.drift`)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from reconciler.core.drift import DriftEvent
+from reconciler.core.load import Tree
+from reconciler.core.manifest import ResourceKey
+from reconciler.core.vocab import Health
+from reconciler.edges.slack import Alert
+
+
+def short(sha: str | None) -> str:
+    return (sha or "?")[:12]
+
+
+def _value(v: object) -> str:
+    """A value as people read it in Slack: JSON-like, never Python's repr."""
+    import json
+
+    return "(AWS default)" if v is None else json.dumps(v, sort_keys=True, default=str)
+
+
+def drift_alert(event: DriftEvent, healing: bool) -> Alert:
+    who = str(event.key)
+    rev = short(event.revision)
+    lines = [f"• `{f['path']}`: {_value(f['live'])} (AWS) → {_value(f['git'])} (git)"
+             for f in event.fields]
+    thread = f"drift:{event.key}"
+    if event.kind == "healed":
+        return Alert("healed", f":white_check_mark: Drift healed on {who} (revision {rev}): "
+                     "AWS was put back to git", tuple(lines), thread)
+    if event.kind == "resolved":
+        return Alert("resolved", f":white_check_mark: Drift resolved on {who}: AWS matches git "
+                     f"again (revision {rev})", (), thread)
+    verb = "still drifted" if event.kind == "reminder" else "drifted from git"
+    state = "not healed: self-heal is off" if not healing else "not healed"
+    return Alert(event.kind, f":warning: {who} {verb} (revision {rev}, {state})",
+                 tuple(lines), thread)
+
+
+def invalid_alert(sha: str, tree: Tree, kept: str | None) -> Alert:
+    shown = [str(e) for e in tree.errors[:20]]
+    more = len(tree.errors) - len(shown)
+    if more > 0:
+        shown.append(f"… and {more} more")
+    return Alert("invalid_revision",
+                 f":x: Revision {short(sha)} is invalid: nothing from it was applied; "
+                 f"still on {short(kept)}", tuple(shown), f"invalid:{sha}")
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class OnceEach:
+    """One message per distinct thing per key; `clear` when it is over, so that the next
+    occurrence is news again."""
+
+    sent: dict[ResourceKey, str] = field(default_factory=dict)
+
+    def first(self, key: ResourceKey, what: str) -> bool:
+        fp = _fingerprint(what)
+        if self.sent.get(key) == fp:
+            return False
+        self.sent[key] = fp
+        return True
+
+    def clear(self, key: ResourceKey) -> bool:
+        return self.sent.pop(key, None) is not None
+
+
+def failure_alert(key: ResourceKey, error: str) -> Alert:
+    return Alert("apply_failed", f":x: Apply failed for {key}", (error,), f"failed:{key}")
+
+
+def health_alert(key: ResourceKey, health: Health, reason: str) -> Alert:
+    return Alert("unhealthy", f":rotating_light: {key} is {health}: {reason}", (),
+                 f"health:{key}")
+
+
+def recovered_alert(key: ResourceKey) -> Alert:
+    return Alert("recovered", f":white_check_mark: {key} is healthy again", (), f"health:{key}")
+
+
+def prune_refused_alert(reasons: list[str], sha: str) -> Alert:
+    return Alert("prune_refused", ":no_entry: Prune refused: nothing applied", tuple(reasons),
+                 f"prune:{sha}")
+
+
+def source_alert(message: str) -> Alert:
+    return Alert("source_failed", ":x: Cannot read the git source", (message,))
+
+
+__all__ = ["OnceEach", "drift_alert", "failure_alert", "health_alert", "invalid_alert",
+           "prune_refused_alert", "recovered_alert", "short", "source_alert"]

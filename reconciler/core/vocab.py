@@ -1,0 +1,118 @@
+"""The closed vocabularies: what a plan does, what applying did, how healthy a resource is,
+and what the policy decided. Each is a `StrEnum` (its value is what JSON, metrics and
+`/status` show, unchanged) with one total order, so sorting and "the worst of" are one call
+everywhere (gitops-engine's `healthOrder`, Flux's `ssa.Action`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What the plan does to one resource. Ordered as a plan is read and shown."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "noop"
+
+    @property
+    def rank(self) -> int:
+        return list(Action).index(self)
+
+
+PENDING_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
+
+
+class Result(StrEnum):
+    """What applying one change did (Flux's changeset vocabulary, plus adoption)."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    REPLACED = "replaced"
+    DELETED = "deleted"
+    ADOPTED = "adopted"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    @property
+    def ok(self) -> bool:
+        return self not in (Result.SKIPPED, Result.FAILED)
+
+    @property
+    def wrote(self) -> bool:
+        return self in (Result.CREATED, Result.CONFIGURED, Result.REPLACED, Result.DELETED,
+                        Result.ADOPTED)
+
+
+class Health(StrEnum):
+    """How a live resource is doing, whatever git says. Ordered best to worst."""
+
+    HEALTHY = "Healthy"
+    SUSPENDED = "Suspended"
+    PROGRESSING = "Progressing"
+    UNKNOWN = "Unknown"
+    MISSING = "Missing"
+    DEGRADED = "Degraded"
+
+    @property
+    def rank(self) -> int:
+        return list(Health).index(self)
+
+    def worse_than(self, other: Health) -> bool:
+        return self.rank > other.rank
+
+
+def worst_of(healths: Iterable[Health]) -> Health:
+    """The worst health of a set (Healthy for an empty one)."""
+    return max(healths, key=lambda h: h.rank, default=Health.HEALTHY)
+
+
+class Sync(StrEnum):
+    """Whether AWS equals git for one resource."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    ORPHANED = "Orphaned"
+
+
+class State(StrEnum):
+    """The one-word state `/status` and the metrics show per resource: sync and health
+    folded together, worst first in importance."""
+
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    ORPHANED = "Orphaned"
+
+
+class Decision(StrEnum):
+    """What the policy does with a pending change."""
+
+    APPLY = "apply"
+    HOLD = "hold"
+
+
+class Hold(StrEnum):
+    """Why a pending change is held back; the value is what people read."""
+
+    SELF_HEAL_OFF = "drift, held back: selfHeal is off"
+    OBSERVE = "observe mode: reported, never applied"
+    BACKOFF = "in backoff after failures"
+    PRUNE_REFUSED = "prune refused: nothing is applied"
+
+
+class ClusterScope(StrEnum):
+    """Whether a kind's manifests name a cluster in `metadata.cluster`."""
+
+    NONE = "none"
+    REQUIRED = "required"
+    ALLOWED = "allowed"
+
+
+__all__ = ["PENDING_ACTIONS", "Action", "ClusterScope", "Decision", "Health", "Hold", "Result",
+           "State", "Sync", "worst_of"]

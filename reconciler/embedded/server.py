@@ -1,0 +1,101 @@
+"""The embedded server: moto on 127.0.0.1, patched to behave like AWS, and the standard AWS
+environment pointed at it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from reconciler.embedded.patches import patch_moto
+
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+DEFAULT_REGION = "eu-west-1"
+
+
+class EmbeddedAws:
+    """A moto server on 127.0.0.1, patched to behave like AWS. `url` is its endpoint."""
+
+    def __init__(self, port: int = 0, patched: bool = True) -> None:
+        from moto.server import ThreadedMotoServer
+
+        if patched:
+            patch_moto()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.url = ""
+
+    def start(self) -> EmbeddedAws:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION),
+            "AWS_REGION": os.environ.get("AWS_REGION", DEFAULT_REGION),
+            **DUMMY_CREDENTIALS,
+        }
+
+
+@contextmanager
+def embedded_aws() -> Iterator[EmbeddedAws]:
+    """Start the embedded server and point the standard AWS environment at it."""
+    server = EmbeddedAws().start()
+    saved = {k: os.environ.get(k) for k in server.environment()}
+    os.environ.update(server.environment())
+    for k in ("AWS_PROFILE",):
+        os.environ.pop(k, None)
+    try:
+        yield server
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()
+
+
+
+def main() -> None:
+    """`python -m reconciler.embedded [PORT]`: the patched moto server in the foreground, for
+    benchmarks and anything that wants AWS's stand-in in its own process."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m reconciler.embedded")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--region", default=DEFAULT_REGION)
+    parser.add_argument("--subnet", action="append", default=[])
+    parser.add_argument("--security-group", action="append", default=[])
+    args = parser.parse_args()
+    from reconciler.embedded.network import seed_network
+
+    server = EmbeddedAws(port=args.port).start()
+    if args.subnet or args.security_group:
+        seed_network(server.url, args.region, args.subnet, args.security_group)
+    print(server.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+

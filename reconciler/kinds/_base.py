@@ -1,0 +1,170 @@
+"""Shared implementation help for kinds: the defaults most kinds keep (validation against
+botocore's model, tags, normalisation by rule table, update-or-replace, health). A mixin,
+not the interface: the interface is the Protocols in `reconciler.core.kind`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from reconciler.core import model
+from reconciler.core.ignore import IgnoreRule
+from reconciler.core.kind import Context, Live, Reference
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
+from reconciler.core.normalize import Doc, Rule, ServerChosen, apply_rules, clone
+from reconciler.core.ownership import BOOKKEEPING_TAGS, ECS_TAGS, TagStyle
+from reconciler.core.ports import AwsApi
+from reconciler.core.vocab import Action, ClusterScope, Health
+
+
+class KindBase:
+    """Defaults for a kind whose spec is one botocore operation's input."""
+
+    kind: ClassVar[str]
+    service: ClassVar[str]
+    create_operation: ClassVar[str]
+    identity: ClassVar[tuple[str, ...]] = ()  # request fields that come from metadata
+    cluster_scope: ClassVar[ClusterScope] = ClusterScope.NONE
+    order: ClassVar[int] = 100
+    rules: ClassVar[Sequence[Rule]] = ()
+    server_chosen: ClassVar[Sequence[ServerChosen]] = ()
+    replace_only: ClassVar[frozenset[str]] = frozenset()  # fields only a replace can change
+    tags: ClassVar[TagStyle] = ECS_TAGS
+    named_by_tags: ClassVar[bool] = False
+    guard_last: ClassVar[bool] = False
+    external_needs_live: ClassVar[bool] = False
+    fetch_wave: ClassVar[int] = 0
+    import_after: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def import_folder(self) -> str:
+        """`TaskDefinition` -> `task-definitions`."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "-", self.kind).lower() + "s"
+
+    # --- Spec -------------------------------------------------------------------------------
+
+    def identity_request(self, key: ResourceKey) -> Doc:
+        """The request fields that come from metadata rather than spec."""
+        return {}
+
+    def validate(self, m: Manifest) -> list[LoadError]:
+        errors: list[LoadError] = []
+        if self.cluster_scope is ClusterScope.REQUIRED and not m.cluster:
+            errors.append(m.error("metadata.cluster is required for this kind", ("metadata",)))
+        for f in self.identity:
+            if f in m.spec:
+                errors.append(
+                    m.error(f"spec.{f} comes from metadata; remove it from spec", ("spec", f)))
+        request = {**self.identity_request(m.key), **m.spec}
+        shape = model.input_shape(self.service, self.create_operation)
+        for path, message in model.validate(request, shape):
+            errors.append(m.error(message, ("spec", *path)))
+        return errors
+
+    def load_spec_file(self, m: Manifest, base: Path, root: Path
+                       ) -> tuple[Doc | None, list[LoadError]]:
+        return None, [m.error(f"{self.kind} does not take specFile; write spec instead",
+                              ("specFile",))]
+
+    def references(self, m: Manifest) -> list[Reference]:
+        return []
+
+    def published(self, action: Action, live: Live | None) -> str | None:
+        return None
+
+    def json_schema(self, builder: Any) -> dict[str, Any]:
+        return dict(builder.operation(self.service, self.create_operation,
+                                      drop=(*self.identity, "clientToken")))
+
+    def desired(self, m: Manifest, ctx: Context) -> Doc:
+        spec: Doc = clone(m.spec)
+        return self.with_tags(spec, {**self.tags.read(spec.get(self.tags.field)),
+                                     **ctx.ownership_tags()})
+
+    def with_tags(self, desired: Doc, tags: Mapping[str, str]) -> Doc:
+        out = dict(desired)
+        out[self.tags.field] = self.tags.write({**self.tags.read(desired.get(self.tags.field)),
+                                                **tags})
+        return out
+
+    def normalize(self, doc: Doc) -> Doc:
+        return apply_rules(doc, self.rules)
+
+    def normalize_live(self, live: Live) -> Doc:
+        """The live spec normalised once per Live (cached revisions across passes too); a
+        copy each time, since planning edits it."""
+        if live.normal is None:
+            live.normal = self.normalize(live.spec)
+        copy: Doc = clone(live.normal)
+        return copy
+
+    def replace_fields(self, changed_fields: set[str]) -> set[str]:
+        return changed_fields & self.replace_only
+
+    def classify(self, changed_fields: set[str]) -> Action:
+        return Action.REPLACE if self.replace_fields(changed_fields) else Action.UPDATE
+
+    def to_manifest(self, live: Live, names: Mapping[str, str]) -> tuple[str, str | None, Doc]:
+        spec = clone(live.spec)
+        self.tags.strip(spec)
+        return live.key.name, live.key.cluster, spec
+
+    # --- HealthCheck ------------------------------------------------------------------------
+
+    def health(self, live: Live | None) -> tuple[Health, str]:
+        if live is None:
+            return Health.MISSING, "not in AWS"
+        return Health.HEALTHY, ""
+
+    # --- Reader -----------------------------------------------------------------------------
+
+    def wave(self, manifests: Sequence[Manifest]) -> int:
+        return self.fetch_wave
+
+    async def external_owners(self, aws: AwsApi, manifests: Sequence[Manifest],
+                              everything: Sequence[Manifest], known: Mapping[ResourceKey, Live]
+                              ) -> dict[ResourceKey, list[IgnoreRule]]:
+        return {}
+
+    async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
+                       ctx: Context) -> list[Live]:
+        return []
+
+    # --- Writer -----------------------------------------------------------------------------
+
+    async def delete(self, aws: AwsApi, live: Live) -> None:
+        raise NotImplementedError
+
+    async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
+        raise NotImplementedError
+
+    async def replace(self, aws: AwsApi, key: ResourceKey, desired: Doc, live: Live,
+                      ctx: Context) -> str:
+        await self.delete(aws, live)
+        return await self.create(aws, key, desired, ctx)
+
+    async def add_tags(self, aws: AwsApi, arn: str, tags: dict[str, str]) -> None:
+        t = self.tags
+        await aws.call(self.service, "tag_resource",
+                       **{t.arn_param: arn, t.tags_param: t.write(tags)})
+
+    async def sync_tags(self, aws: AwsApi, arn: str, desired: Doc, live: Live) -> None:
+        """Tag and untag so that live tags equal desired ones (bookkeeping tags only added,
+        AWS's own never touched)."""
+        t = self.tags
+        want = t.read(desired.get(t.field))
+        add = {k: v for k, v in want.items() if live.tags.get(k) != v}
+        remove = [k for k in live.tags if k not in want and k not in BOOKKEEPING_TAGS
+                  and not k.startswith("aws:")]
+        if add:
+            await aws.call(self.service, "tag_resource", **{t.arn_param: arn,
+                                                            t.tags_param: t.write(add)})
+        if remove:
+            await aws.call(self.service, "untag_resource", **{t.arn_param: arn,
+                                                              t.keys_param: remove})
+
+
+__all__ = ["KindBase"]

@@ -1,0 +1,108 @@
+"""Reading AWS for a plan: the live twin of every manifest (each kind batched, the kinds of
+one wave side by side), what other owners own, and, for pruning, everything this controller
+owns. Then the pure planner decides. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from reconciler.core import ignore as ign
+from reconciler.core.config import Config
+from reconciler.core.kind import Context, Live, Registry, ordered
+from reconciler.core.manifest import Manifest, ResourceKey
+from reconciler.core.plan import Plan, plan_prune, plan_tree, prune_guard
+from reconciler.core.ports import AwsApi, gather_limited
+
+CLUSTER = "Cluster"
+
+
+def _by_kind(manifests: list[Manifest]) -> dict[str, list[Manifest]]:
+    out: dict[str, list[Manifest]] = {}
+    for m in manifests:
+        out.setdefault(m.kind, []).append(m)
+    return out
+
+
+async def read_live(aws: AwsApi, manifests: list[Manifest], ctx: Context, registry: Registry
+                    ) -> dict[ResourceKey, Live]:
+    """Live state of every resource the manifests name: each kind batched, the kinds of one
+    wave in parallel (a later wave may need what an earlier one found)."""
+    by_kind = _by_kind(manifests)
+    live: dict[ResourceKey, Live] = {}
+    waves = {k: registry[k].wave(ms) for k, ms in by_kind.items()}
+    for wave in sorted(set(waves.values())):
+        kinds = [k for k in by_kind if waves[k] == wave]
+        results = await gather_limited(
+            *(registry[k].fetch(aws, by_kind[k], ctx, dict(live)) for k in kinds))
+        for r in results:
+            live.update(r)
+    return live
+
+
+async def read_owned(aws: AwsApi, owner: str, manifests: list[Manifest], registry: Registry
+                     ) -> list[Live]:
+    """Every live resource carrying this controller's ownership tag, of every kind (clusters
+    first: the kinds that live in clusters are listed per cluster)."""
+    clusters_in_git = {m.cluster for m in manifests if m.cluster}
+    owned_clusters = await registry[CLUSTER].list_owned(aws, owner, []) if CLUSTER in registry \
+        else []
+    clusters = sorted(clusters_in_git | {lv.key.name for lv in owned_clusters})
+    others = await gather_limited(
+        *(k.list_owned(aws, owner, clusters) for k in ordered(registry) if k.kind != CLUSTER))
+    return [*owned_clusters, *(lv for chunk in others for lv in chunk)]
+
+
+async def read_external_owners(
+    aws: AwsApi, manifests: list[Manifest], live: dict[ResourceKey, Live], registry: Registry,
+    needs_live: bool | None = None,
+) -> dict[ResourceKey, list[ign.IgnoreRule]]:
+    """Fields that something other than git owns (autoscaled counts), per manifest. With
+    `needs_live` given, only the kinds that do (or do not) need the live objects."""
+    by_kind = {k: ms for k, ms in _by_kind(manifests).items()
+               if needs_live is None or registry[k].external_needs_live == needs_live}
+    results = await gather_limited(
+        *(registry[k].external_owners(aws, ms, manifests, live) for k, ms in by_kind.items()))
+    out: dict[ResourceKey, list[ign.IgnoreRule]] = {}
+    for r in results:
+        for key, rules in r.items():
+            out.setdefault(key, []).extend(rules)
+    return out
+
+
+async def make_plan(
+    aws: AwsApi,
+    manifests: list[Manifest],
+    config: Config,
+    ctx: Context,
+    registry: Registry,
+    *,
+    prune: bool = False,
+    allow_mass_prune: bool = False,
+) -> Plan:
+    """Read what the plan needs, side by side where nothing depends on it, then plan."""
+    async def account() -> None:
+        ctx.account, ctx.region, ctx.partition = (await aws.account_id(), aws.region,
+                                                  aws.partition)
+
+    live, external, _ = await gather_limited(  # what needs no live state runs alongside
+        read_live(aws, manifests, ctx, registry),
+        read_external_owners(aws, manifests, {}, registry, False),
+        account())
+    for key, rules in (await read_external_owners(aws, manifests, live, registry, True)).items():
+        external.setdefault(key, []).extend(rules)
+    plan = Plan(plan_tree(manifests, live, config, ctx, registry, external), external=external)
+    if prune:
+        owned = await read_owned(aws, config.controller, manifests, registry)
+        deletes = plan_prune(owned, {m.key for m in manifests}, registry)
+        reasons = prune_guard(deletes, owned, config.prune_max_share, registry)
+        if reasons and not allow_mass_prune:
+            plan.refused = [
+                *reasons,
+                "nothing will be deleted; re-run with --allow-mass-prune if this is intended",
+            ]
+            plan.refused_deletes = deletes
+        else:
+            plan.changes.extend(deletes)
+    return plan
+
+
+__all__ = ["make_plan", "read_external_owners", "read_live", "read_owned"]
