@@ -29,7 +29,7 @@ from reconciler import __version__
 from reconciler.aws import retry
 from reconciler.aws.quotas import Pacer, pacer_from_env
 from reconciler.aws.slots import PrioritySlots
-from reconciler.core.ports import AwsError, gather_limited
+from reconciler.core.ports import AwsError, Fenced, gather_limited
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +107,10 @@ class Aws:
         # Describe results of immutable objects (task definition revisions), by ARN.
         self.cache: dict[str, Any] = {}
         self.first_write_at: float | None = None  # monotonic time of the first write call
+        # Asked immediately before every write leaves (and again by botocore's before-send
+        # hook, after signing): False means the write is not sent (`Fenced`). The controller
+        # sets it to "holds the lease with a margin left, and is not stopping".
+        self.write_gate: Callable[[], bool] | None = None
 
     @property
     def region(self) -> str:
@@ -115,10 +119,26 @@ class Aws:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self._session.client(
-                    service, config=self._config, region_name=self.region
-                )
+                client = self._session.client(service, config=self._config,
+                                              region_name=self.region)
+                client.meta.events.register("before-send", self._last_check)
+                self._clients[service] = client
             return self._clients[service]
+
+    def unfenced(self) -> Aws:
+        """An adapter of its own (same credentials, no gate, no pacing) for the lease, whose
+        writes are what the fence is made of."""
+        return Aws(session=self._session, max_in_flight=4, pacer=None, sleep=self._sleep)
+
+    def may_write(self) -> bool:
+        return self.write_gate is None or self.write_gate()
+
+    def _last_check(self, event_name: str = "", **_: Any) -> None:
+        """The fence's last moment: a request that waited in a slot or a thread since the
+        gate was asked is not sent if leadership was lost meanwhile."""
+        operation = event_name.rsplit(".", 1)[-1]
+        if not operation.startswith(("Describe", "List", "Get")) and not self.may_write():
+            raise Fenced(event_name.split(".", 1)[-1].replace(".", ":"))
 
     def _slot(self, priority: int) -> Any:
         if self._slots is None:
@@ -144,6 +164,8 @@ class Aws:
             async with self._slot(priority):
                 if self.pacer is not None:
                     await self.pacer.sending(service, operation)
+                if not operation.startswith(READ_PREFIXES) and not self.may_write():
+                    raise Fenced(name)
                 try:
                     loop = asyncio.get_running_loop()
                     result: dict[str, Any] = await loop.run_in_executor(

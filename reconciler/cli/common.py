@@ -54,7 +54,13 @@ def load_or_exit(path: Path, output: str) -> Tree:
     if not tree.ok:
         print_errors(tree, "json" if output == "json" else "text")
         sys.exit(EXIT_ERROR)
+    print_warnings(tree)
     return tree
+
+
+def print_warnings(tree: Tree) -> None:
+    for w in tree.warnings:
+        click.echo(str(w), err=True)
 
 
 def fail(message: str) -> NoReturn:

@@ -17,6 +17,7 @@ import yaml
 from reconciler.cli.common import fail, run_async
 from reconciler.core.kind import Context, Kind, Live, Registry
 from reconciler.core.manifest import API_VERSION, Manifest
+from reconciler.core.mask import credential_names
 from reconciler.core.minimize import minimize
 from reconciler.core.ports import AwsApi
 from reconciler.core.vocab import Action
@@ -27,6 +28,8 @@ CLUSTER = "Cluster"
 @dataclass
 class Imported:
     documents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (file, doc)
+    # (file, where) of every credential-looking value written in the clear
+    credentials: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, file: str, kind: str, name: str, spec: dict[str, Any],
             cluster: str | None = None) -> None:
@@ -80,8 +83,10 @@ async def import_cluster(aws: AwsApi, cluster: str, registry: Registry) -> Impor
             published = k.published(Action.NOOP, live)
             if published:
                 ctx.refs[live.key] = published
-            out.add(f"{k.import_folder}/{name}.yaml", k.kind, name,
-                    minimize(k, name, spec, where, ctx), where)
+            file = f"{k.import_folder}/{name}.yaml"
+            minimal = minimize(k, name, spec, where, ctx)
+            out.add(file, k.kind, name, minimal, where)
+            out.credentials.extend((file, place) for place in credential_names(minimal))
     return out
 
 
@@ -108,5 +113,9 @@ def import_(cluster: str, out_dir: Path | None, force: bool) -> None:
         fail(str(exc))
     for path in imported.write(out_dir):
         click.echo(str(path))
+    for file, where in imported.credentials:
+        click.echo(f"warning: {out_dir / file}: {where} holds a credential in the clear; "
+                   "move it to Secrets Manager or SSM and name it under the container's "
+                   "`secrets` (name + valueFrom) instead of `environment`", err=True)
     click.echo(f"{len(imported.documents)} manifest(s) written to {out_dir}; "
                f"`reconciler diff {out_dir}` shows them in sync and `apply` adopts them.")

@@ -14,9 +14,13 @@ from reconciler.cli.common import load_or_exit, path_argument
 @click.command()
 @path_argument
 @click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml")
-def render(path: Path, output: str) -> None:
+@click.option("--show-secrets", is_flag=True,
+              help="Print secret values as they are (masked as (sensitive) by default).")
+def render(path: Path, output: str, show_secrets: bool) -> None:
     """Print the manifests under PATH with every Release expanded from its chart."""
     import yaml
+
+    from reconciler.core.mask import mask
 
     tree = load_or_exit(path, output)
     docs = []
@@ -26,7 +30,7 @@ def render(path: Path, output: str) -> None:
             metadata["annotations"] = {**(metadata.get("annotations") or {}),
                                        "reconciler/rendered-from": m.origin}
         docs.append({"apiVersion": m.api_version, "kind": m.kind, "metadata": metadata,
-                     "spec": m.spec})
+                     "spec": m.spec if show_secrets else mask(m.spec)})
     if output == "json":
         click.echo(json.dumps(docs, indent=2))
     else:

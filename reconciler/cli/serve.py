@@ -29,9 +29,15 @@ from reconciler.cli.common import DEFAULT_PATH
               help="DynamoDB table for leader election (several replicas).")
 @click.option("--lease-name", default="reconciler", show_default=True)
 @click.option("--lease-seconds", type=float, default=15.0, show_default=True)
+@click.option("--advertise-url", envvar="RECONCILER_ADVERTISE_URL", default="",
+              help="Where the other replicas reach this one (a standby forwards webhooks to "
+                   "the leader); default: this host's address and the bound port.")
+@click.option("--git-timeout", envvar="RECONCILER_GIT_TIMEOUT", type=float, default=30.0,
+              show_default=True, help="Seconds a git command may take before it is an error.")
 def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None, local: bool,
           listen: str, resync: float, fetch_interval: float, remind_after: float,
-          lease_table: str | None, lease_name: str, lease_seconds: float) -> None:
+          lease_table: str | None, lease_name: str, lease_seconds: float, advertise_url: str,
+          git_timeout: float) -> None:
     """Run the controller: watch git, converge, detect drift, alert Slack."""
     from reconciler.controller.wiring import ServeOptions, run
 
@@ -40,7 +46,8 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
                            host=host or "0.0.0.0", port=int(port), resync=resync,
                            fetch_interval=fetch_interval, remind_after=remind_after,
                            lease_table=lease_table, lease_name=lease_name,
-                           lease_seconds=lease_seconds)
+                           lease_seconds=lease_seconds, advertise_url=advertise_url,
+                           git_timeout=git_timeout)
     if local:
         from reconciler.cli.demo import print_pass
         from reconciler.embedded import local_default

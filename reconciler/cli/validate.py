@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import EXIT_ERROR, path_argument, print_errors
+from reconciler.cli.common import EXIT_ERROR, path_argument, print_errors, print_warnings
 
 
 @click.command()
@@ -22,7 +22,10 @@ def validate(path: Path, output: str) -> None:
     if not tree.ok:
         print_errors(tree, output)
         sys.exit(EXIT_ERROR)
+    print_warnings(tree)
     if output == "json":
-        click.echo(json.dumps({"valid": True, "resources": len(tree.manifests)}))
+        click.echo(json.dumps({"valid": True, "resources": len(tree.manifests), "warnings": [
+            {"file": w.file, "line": w.line, "resource": w.resource, "message": w.message}
+            for w in tree.warnings]}))
     else:
         click.echo(f"{len(tree.manifests)} manifest(s) valid.")

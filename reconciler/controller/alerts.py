@@ -94,8 +94,18 @@ def prune_refused_alert(reasons: list[str], sha: str) -> Alert:
 
 
 def source_alert(message: str) -> Alert:
-    return Alert("source_failed", ":x: Cannot read the git source", (message,))
+    return Alert("source_failed", ":x: Cannot read the git source: nothing new is applied "
+                 "until it is back", (message,), "source")
+
+
+def source_recovered_alert(failing_since: float | None) -> Alert:
+    import time
+
+    lasted = f" after {round(time.time() - failing_since)} s" if failing_since else ""
+    return Alert("source_recovered", f":white_check_mark: The git source is readable again{lasted}",
+                 (), "source")
 
 
 __all__ = ["OnceEach", "drift_alert", "failure_alert", "health_alert", "invalid_alert",
-           "prune_refused_alert", "recovered_alert", "short", "source_alert"]
+           "prune_refused_alert", "recovered_alert", "short", "source_alert",
+           "source_recovered_alert"]

@@ -1,10 +1,12 @@
 """Leader election through a DynamoDB lease, so two replicas never apply at once.
 
-One item per controller name: {lease, holder, expiresAt}. A replica takes the lease with a
-conditional write that only succeeds when nobody holds it, the holder is itself, or it has
+One item per controller name: {lease, holder, expiresAt, url}. A replica takes the lease with
+a conditional write that only succeeds when nobody holds it, the holder is itself, or it has
 expired; the leader renews it well before expiry. A replica considers itself leader only while
 its own last successful write is younger than the lease minus a safety margin, measured on its
-monotonic clock, so a leader that cannot renew stops writing before anybody else can start.
+monotonic clock. The controller asks that right before every AWS write (the fence), so a
+leader that cannot renew, or was paused past its lease, stops writing before anybody else can
+start. `url` is where the holder serves webhooks: a standby forwards deliveries there.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ class Lease:
     duration: float = 15.0
     wall: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
+    url: str = ""  # where this replica serves HTTP, for a standby to forward webhooks to
     _valid_until: float = field(default=0.0, init=False)
+    healthy: bool = field(default=False, init=False)  # the lease table answered last time
 
     @property
     def margin(self) -> float:
@@ -43,25 +47,44 @@ class Lease:
         """Take or renew the lease; True if this replica holds it now."""
         started = self.monotonic()
         now = self.wall()
+        item = {"lease": {"S": self.name}, "holder": {"S": self.holder},
+                "expiresAt": {"N": f"{now + self.duration:.3f}"}}
+        if self.url:
+            item["url"] = {"S": self.url}
         try:
             await self.aws.call(
-                "dynamodb", "put_item", TableName=self.table,
-                Item={"lease": {"S": self.name}, "holder": {"S": self.holder},
-                      "expiresAt": {"N": f"{now + self.duration:.3f}"}},
+                "dynamodb", "put_item", TableName=self.table, Item=item,
                 ConditionExpression="attribute_not_exists(#l) OR #h = :me OR #e < :now",
                 ExpressionAttributeNames={"#l": "lease", "#h": "holder", "#e": "expiresAt"},
                 ExpressionAttributeValues={":me": {"S": self.holder}, ":now": {"N": f"{now:.3f}"}},
             )
         except AwsError as exc:
-            if exc.code != "ConditionalCheckFailedException":
+            self.healthy = exc.code == "ConditionalCheckFailedException"
+            if not self.healthy:
                 log.warning("lease.error", error=str(exc))
             self._valid_until = 0.0
             return False
+        self.healthy = True
         was_leader = self.is_leader()
         self._valid_until = started + self.duration - self.margin
         if not was_leader:
             log.info("lease.acquired", holder=self.holder, lease=self.name)
         return True
+
+    async def leader_url(self) -> str | None:
+        """Where the current holder serves HTTP, if it said and its lease is current."""
+        try:
+            resp = await self.aws.call("dynamodb", "get_item", TableName=self.table,
+                                       Key={"lease": {"S": self.name}}, ConsistentRead=True)
+        except AwsError:
+            return None
+        item = resp.get("Item") or {}
+        expires = float((item.get("expiresAt") or {}).get("N", "0"))
+        url = (item.get("url") or {}).get("S")
+        holder = (item.get("holder") or {}).get("S")
+        if not url or holder == self.holder or expires < self.wall():
+            return None
+        return str(url)
 
     async def release(self) -> None:
         """Give the lease up (clean shutdown) so a standby takes over at once."""

@@ -36,6 +36,8 @@ from reconciler.sync.run import Options, PassResult, run
 
 log = structlog.get_logger(__name__)
 
+HEARTBEAT_SECONDS = 1.0
+
 
 @dataclass
 class Settings:
@@ -46,6 +48,21 @@ class Settings:
     backoff_max: float = 600.0
     webhook_secret: str = ""
     branch: str = "main"
+
+
+@dataclass
+class SourceHealth:
+    """Whether the git source can be read: what `/status`, `/metrics` and Slack say of it."""
+
+    ok: bool = True
+    last_success: float | None = None  # Unix time of the last good fetch
+    last_error: str = ""
+    failing_since: float | None = None
+    errors: dict[str, int] = field(default_factory=dict)  # by kind, since start
+
+    def to_json(self) -> dict[str, object]:
+        return {"ok": self.ok, "lastSuccess": self.last_success, "lastError": self.last_error,
+                "failingSince": self.failing_since, "errors": dict(self.errors)}
 
 
 @dataclass
@@ -97,15 +114,21 @@ class Controller:
         self.invalid_revision: str | None = None
         self.applied_revision: str | None = None
         self.applied_at: float | None = None
-        self.ready = False
+        self.synced = False  # this replica completed a pass of its own as leader
+        self.source_health = SourceHealth()
+        self.heartbeat = clock()
         self.last_tick = clock()
         self.passes = 0
         self._alerted_invalid: set[str] = set()
         self._failures = alerts.OnceEach()
         self._unhealthy = alerts.OnceEach()
-        self._alerted_source: str | None = None
         self._fetch_now = asyncio.Event()
         self._stop = asyncio.Event()
+        self._done = asyncio.Event()  # the loop has ended: no pass can write any more
+        # Fencing: every write asks right before it leaves; the lease's own writes never do.
+        aws.write_gate = self.may_write
+        if lease is not None and lease.aws is aws:
+            lease.aws = aws.unfenced()
         self._lock = asyncio.Lock()
         self.busy_since: float | None = None
 
@@ -120,6 +143,10 @@ class Controller:
 
     def is_leader(self) -> bool:
         return self.lease is None or self.lease.is_leader()
+
+    def may_write(self) -> bool:
+        """Leader with a safety margin left on the lease, and not stopping."""
+        return not self._stop.is_set() and self.is_leader()
 
     # --- one pass -------------------------------------------------------------------------
 
@@ -142,25 +169,50 @@ class Controller:
                 self.metrics.observe_calls(self.aws)
                 structlog.contextvars.unbind_contextvars("revision")
 
+    @property
+    def ready(self) -> bool:
+        """Leader: has completed its own first sync. Standby: reaches the lease table."""
+        if self.is_leader():
+            return self.synced
+        return self.lease is not None and self.lease.healthy
+
+    def readiness(self) -> dict[str, object]:
+        role = "leader" if self.is_leader() else "standby"
+        if role == "leader":
+            why = "synced" if self.synced else "first sync not completed yet"
+        else:
+            assert self.lease is not None
+            why = "lease table reachable" if self.lease.healthy else "lease table unreachable"
+        return {"ready": self.ready, "role": role, "reason": why}
+
     async def _revision(self, fetch: bool) -> Revision | None:
         if not fetch:
             return self.last_good
+        health = self.source_health
         try:
             rev = await self.source.fetch()
         except GitError as exc:
             message = str(exc)
-            if self._alerted_source != message:
-                self._alerted_source = message
+            health.errors[str(exc.kind)] = health.errors.get(str(exc.kind), 0) + 1
+            self.metrics.source_errors.labels(str(exc.kind)).inc()
+            self.metrics.source_up.set(0)
+            if health.ok:
+                health.failing_since = time.time()
                 self._alert(alerts.source_alert(message))
-            log.error("source.failed", error=message)
+            health.ok, health.last_error = False, message
+            log.error("source.failed", error=message, kind=str(exc.kind))
             return self.last_good
-        self._alerted_source = None
+        if not health.ok:
+            self._alert(alerts.source_recovered_alert(health.failing_since))
+        health.ok, health.failing_since = True, None
+        health.last_success = time.time()
+        self.metrics.source_up.set(1)
+        self.metrics.source_last_success.set(health.last_success)
         return rev
 
     async def _pass(self, fetch: bool, trigger: str, only_if_new: bool) -> PassReport:
         if not self.is_leader():
-            self.ready = True  # a standby is healthy; it reads nothing until it leads
-            return PassReport(None, trigger)
+            return PassReport(None, trigger)  # a standby reads nothing until it leads
         rev = await self._revision(fetch)
         if rev is None:
             return PassReport(None, trigger)
@@ -175,7 +227,7 @@ class Controller:
                 return report
             rev, new = self.last_good, False
         if new:
-            tree = load_tree(rev.root)
+            tree = load_tree(rev.root, rev.top)
             if not tree.ok:
                 report.invalid = True
                 self.invalid_revision = rev.sha
@@ -200,10 +252,10 @@ class Controller:
         result = await run(tree, self.aws, Options(
             apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha,
             retry_at={k: s.retry_at for k, s in self.statuses.items()}, now=now,
-            should_stop=self._stop.is_set))
+            should_stop=lambda: not self.may_write()))
         report.result = result
         self._after(result, report, rev.sha, now)
-        self.ready = True
+        self.synced = self.synced or leader
         return report
 
     def _after(self, result: PassResult, report: PassReport, sha: str, now: float) -> None:
@@ -239,6 +291,7 @@ class Controller:
             elif status.health is Health.HEALTHY and self._unhealthy.clear(key):
                 self._alert(alerts.recovered_alert(key))
         self.metrics.observe_statuses(self.statuses.values(), len(drift) - len(healed))
+        self.metrics.orphaned.set(len(plan.orphaned))
         if self.applied_revision:
             self.metrics.set_applied(self.applied_revision, self.applied_at or 0.0)
 
@@ -256,12 +309,15 @@ class Controller:
                 loop.add_signal_handler(sig, self.stop)
         tasks = [asyncio.create_task(self.notifier.run()),
                  asyncio.create_task(self._watch()),
-                 asyncio.create_task(self._poll())]
+                 asyncio.create_task(self._poll()),
+                 asyncio.create_task(self._beat())]
         if self.lease is not None:
-            tasks.append(asyncio.create_task(self.lease.keep(self._stop, self._on_leadership)))
+            # renewed until the pass under way has stopped writing, not merely until SIGTERM
+            tasks.append(asyncio.create_task(self.lease.keep(self._done, self._on_leadership)))
         try:
             await self._loop()
         finally:
+            self._done.set()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -273,6 +329,12 @@ class Controller:
         self.metrics.leader.set(1 if leader else 0)
         if leader:
             self.request_fetch()
+
+    async def _beat(self) -> None:
+        """The heartbeat `/healthz` reads: it only moves while the event loop turns."""
+        while True:
+            self.heartbeat = self.clock()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _watch(self) -> None:
         async for _ in self.source.changes():

@@ -38,6 +38,17 @@ class Metrics:
                                   "When the last apply finished (Unix time)", registry=r)
         self.leader = Gauge("reconciler_leader", "1 while this replica holds the lease",
                             registry=r)
+        self.source_up = Gauge("reconciler_source_up",
+                               "1 while the last fetch of the git source succeeded", registry=r)
+        self.source_last_success = Gauge("reconciler_source_last_success_timestamp_seconds",
+                                         "When the git source was last fetched (Unix time)",
+                                         registry=r)
+        self.source_errors = Counter("reconciler_source_errors", "Failed fetches of the git "
+                                     "source, by kind", ["kind"], registry=r)
+        self.webhooks = Counter("reconciler_webhook_deliveries", "GitHub webhook deliveries "
+                                "by outcome", ["outcome"], registry=r)
+        self.orphaned = Gauge("reconciler_orphaned_resources", "Owned resources no longer in "
+                              "git (prune off)", registry=r)
         self.invalid_revision = Gauge("reconciler_invalid_revision",
                                       "1 while the newest revision is invalid", registry=r)
         self._seen_paced = 0.0

@@ -15,7 +15,7 @@ import structlog
 from reconciler.aws.client import Aws, region_of
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
-from reconciler.edges.git import GitSource, LocalSource, Source
+from reconciler.edges.git import DEFAULT_TIMEOUT, GitSource, LocalSource, Source
 from reconciler.edges.http import make_app, start
 from reconciler.edges.slack import Notifier, sink_from_environment
 
@@ -37,6 +37,8 @@ class ServeOptions:
     lease_name: str = "reconciler"
     lease_seconds: float = 15.0
     holder: str = ""
+    advertise_url: str = ""  # where the other replicas reach this one (webhook forwarding)
+    git_timeout: float = DEFAULT_TIMEOUT
 
 
 def _secret(arn: str) -> str:
@@ -49,7 +51,8 @@ def _secret(arn: str) -> str:
 def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
     source: Source
     if options.repo:
-        source = GitSource(options.repo, options.branch, options.path)
+        source = GitSource(options.repo, options.branch, options.path,
+                           timeout=options.git_timeout)
     else:
         source = LocalSource(options.directory or Path(options.path))
     aws = aws or Aws()
@@ -59,7 +62,8 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
     lease = None
     if options.lease_table:
         holder = options.holder or f"{socket.gethostname()}-{os.getpid()}"
-        lease = Lease(aws, options.lease_table, options.lease_name, holder, options.lease_seconds)
+        lease = Lease(aws.unfenced(), options.lease_table, options.lease_name, holder,
+                      options.lease_seconds, url=options.advertise_url)
     notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
     return Controller(source, aws, notifier, settings, lease)
 
@@ -71,8 +75,21 @@ async def serve(controller: Controller, host: str, port: int, install_signals: b
         app = make_app(controller, controller.settings.webhook_secret, controller.settings.branch)
         runner, bound = await start(app, host, port)
         stack.push_async_callback(runner.cleanup)
+        if controller.lease is not None and not controller.lease.url:
+            controller.lease.url = advertised(host, bound)
         log.info("serve.listening", host=host, port=bound)
         await controller.run(install_signals=install_signals)
+
+
+def advertised(host: str, port: int) -> str:
+    """This replica's URL as the others see it: the address it listens on, or, listening on
+    every interface, the address its host name resolves to (a Fargate task's own IP)."""
+    if host in ("0.0.0.0", "::", ""):
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            host = "127.0.0.1"
+    return f"http://{host}:{port}"
 
 
 def run(options: ServeOptions, on_pass: Any = None) -> int:

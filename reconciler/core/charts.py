@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from reconciler.core.files import inside, read_text
 from reconciler.core.manifest import (
     LoadError,
     Manifest,
@@ -61,41 +61,53 @@ def deep_merge(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
-def find_chart(ref: str, release_dir: Path, top: Path) -> Path | None:
+def find_chart(ref: str, release_dir: Path, boundary: Path) -> Path | None:
     """A path (relative to the Release file), or a name looked up in `charts/` folders from
-    the Release's folder up to the filesystem root (charts may sit beside `manifests/`)."""
+    the Release's folder up to the repository's top (charts may sit beside `manifests/`);
+    never outside the repository."""
     if "/" in ref or ref.startswith("."):
         candidate = (release_dir / ref).resolve()
-        return candidate if candidate.is_dir() else None
+        return candidate if candidate.is_dir() and inside(candidate, boundary) else None
     for folder in [release_dir, *release_dir.parents]:
-        candidate = folder / CHARTS_DIR / ref
-        if candidate.is_dir():
-            return candidate.resolve()
-        if folder == top.parent:
+        if not inside(folder, boundary):
             break
-    for folder in top.parents:
         candidate = folder / CHARTS_DIR / ref
-        if candidate.is_dir():
+        if candidate.is_dir() and inside(candidate, boundary):
             return candidate.resolve()
     return None
 
 
-def load_chart(path: Path) -> tuple[Chart | None, list[str]]:
+def load_chart(path: Path, boundary: Path, display: Any
+               ) -> tuple[Chart | None, list[LoadError | str]]:
+    """A chart's defaults, schema and templates folder; problems as located errors (a file's
+    own line) or as text to place at the Release."""
     chart = Chart(path.name, path)
-    problems = []
+    problems: list[LoadError | str] = []
     defaults = path / "values.yaml"
     if defaults.is_file():
-        try:
-            chart.defaults = yaml.safe_load(defaults.read_text()) or {}
-        except yaml.YAMLError as exc:
-            problems.append(f"chart {chart.name}: values.yaml is not valid YAML: {exc}")
+        text = read_text(defaults, display(defaults)) if inside(defaults, boundary) else \
+            LoadError(display(defaults), 1, "a link to outside the repository")
+        if isinstance(text, LoadError):
+            problems.append(text)
+        else:
+            for doc in parse_documents(text, display(defaults)):
+                if isinstance(doc, LoadError):
+                    problems.append(doc)
+                elif isinstance(doc[0], dict):
+                    chart.defaults = doc[0]
     schema = path / "values.schema.json"
     if schema.is_file():
-        try:
-            chart.schema = json.loads(schema.read_text())
-            jsonschema.Draft202012Validator.check_schema(chart.schema)
-        except (ValueError, jsonschema.SchemaError) as exc:
-            problems.append(f"chart {chart.name}: values.schema.json is not a valid schema: {exc}")
+        text = read_text(schema, display(schema)) if inside(schema, boundary) else \
+            LoadError(display(schema), 1, "a link to outside the repository")
+        if isinstance(text, LoadError):
+            problems.append(text)
+        else:
+            try:
+                chart.schema = json.loads(text)
+                jsonschema.Draft202012Validator.check_schema(chart.schema)
+            except (ValueError, jsonschema.SchemaError) as exc:
+                problems.append(f"chart {chart.name}: values.schema.json is not a valid "
+                                f"schema: {str(exc).splitlines()[0]}")
     if not (path / "templates").is_dir():
         problems.append(f"chart {chart.name}: has no templates/ folder")
     return (None if problems else chart), problems
@@ -115,7 +127,7 @@ def _values_line(release: Manifest, path: Path_, sources: list[tuple[str, dict[P
     return release.file, release.line_of(("spec", "values"))
 
 
-def expand(release: Manifest, release_path: Path, top: Path, display: Any
+def expand(release: Manifest, release_path: Path, boundary: Path, display: Any
            ) -> tuple[list[Manifest], list[LoadError]]:
     """The plain manifests one Release stands for, or every error that prevents it."""
     spec = release.spec
@@ -127,21 +139,29 @@ def expand(release: Manifest, release_path: Path, top: Path, display: Any
     for key in unknown:
         errors.append(release.error(f"spec.{key}: unknown field (known: chart, values, valuesFrom)",
                                     ("spec", key)))
-    where = find_chart(ref, release_path.parent, top)
+    where = find_chart(ref, release_path.parent, boundary)
     if where is None:
         return [], [*errors, release.error(f"chart {ref!r} not found", ("spec", "chart"))]
-    chart, problems = load_chart(where)
+    chart, problems = load_chart(where, boundary, display)
     if chart is None:
-        return [], [*errors, *(release.error(p, ("spec", "chart")) for p in problems)]
+        return [], [*errors, *(p if isinstance(p, LoadError) else
+                               release.error(p, ("spec", "chart")) for p in problems)]
     values: Any = chart.defaults
     sources: list[tuple[str, dict[Path_, int]]] = []
     for i, vf in enumerate(spec.get("valuesFrom") or []):
         vpath = (release_path.parent / str(vf)).resolve()
+        if not inside(vpath, boundary):
+            errors.append(release.error(f"valuesFrom {vf!r} is outside the repository",
+                                        ("spec", "valuesFrom", i)))
+            continue
         if not vpath.is_file():
             errors.append(release.error(f"valuesFrom {vf!r} not found", ("spec", "valuesFrom", i)))
             continue
-        docs = list(parse_documents(vpath.read_text(), display(vpath)))
-        for d in docs:
+        text = read_text(vpath, display(vpath))
+        if isinstance(text, LoadError):
+            errors.append(text)
+            continue
+        for d in parse_documents(text, display(vpath)):
             if isinstance(d, LoadError):
                 errors.append(d)
             elif isinstance(d[0], dict):
@@ -170,8 +190,13 @@ def expand(release: Manifest, release_path: Path, top: Path, display: Any
     out: list[Manifest] = []
     for template in sorted((chart.root / "templates").glob("*.y*ml")):
         shown = display(template)
+        source = read_text(template, shown) if inside(template, boundary) else \
+            LoadError(shown, 1, "a link to outside the repository")
+        if isinstance(source, LoadError):
+            errors.append(source)
+            continue
         try:
-            text = env.from_string(template.read_text()).render(context)
+            text = env.from_string(source).render(context)
         except TemplateSyntaxError as exc:
             errors.append(LoadError(shown, exc.lineno, f"template error: {exc.message}",
                                     f"{release.kind}/{release.name}"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.core.files import read_text
 from reconciler.core.ignore import IgnoreRule, PatternError, parse
 from reconciler.core.manifest import CONFIG_FILE, LoadError, Manifest, parse_documents
 
@@ -71,7 +72,10 @@ def load_config(root: Path) -> tuple[Config, list[LoadError]]:
     path = (root if root.is_dir() else root.parent) / CONFIG_FILE
     if not path.is_file():
         return cfg, []
-    docs = list(parse_documents(path.read_text(), CONFIG_FILE))
+    text = read_text(path, CONFIG_FILE)
+    if isinstance(text, LoadError):
+        return cfg, [text]
+    docs = list(parse_documents(text, CONFIG_FILE))
     errors = [d for d in docs if isinstance(d, LoadError)]
     if errors:
         return cfg, errors

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from reconciler.core.ignore import IgnoreRule
@@ -165,9 +164,10 @@ class Spec(Protocol):
         """Every problem with the manifest, against botocore's model and the kind's rules."""
         ...
 
-    def load_spec_file(self, m: Manifest, base: Path, root: Path
+    def spec_from_file(self, m: Manifest, text: str, file: str
                        ) -> tuple[Doc | None, list[LoadError]]:
-        """The spec of a manifest that gives `specFile:` instead of `spec:`."""
+        """The spec of a manifest that gives `specFile:` instead of `spec:`, from the file's
+        text (the loader found and read it, inside the repository)."""
         ...
 
     def references(self, m: Manifest) -> list[Reference]:

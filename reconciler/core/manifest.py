@@ -59,16 +59,18 @@ class ResourceKey:
 
 @dataclass(frozen=True)
 class LoadError:
-    """One problem with the input, located at a file and line."""
+    """One problem with the input, located at a file and line. A warning is worth saying but
+    does not stop the tree from being applied."""
 
     file: str
     line: int
     message: str
     resource: str = ""
+    warning: bool = False
 
     def __str__(self) -> str:
         who = f"{self.resource}: " if self.resource else ""
-        return f"{self.file}:{self.line}: {who}{self.message}"
+        return f"{self.file}:{self.line}: {'warning: ' if self.warning else ''}{who}{self.message}"
 
 
 @dataclass
@@ -99,10 +101,11 @@ class Manifest:
                 return self.lines[path[:n]]
         return self.line
 
-    def error(self, message: str, path: Path_ = ()) -> LoadError:
+    def error(self, message: str, path: Path_ = (), warning: bool = False) -> LoadError:
         if self.origin:
             message = f"{message} (rendered from {self.origin})"
-        return LoadError(self.file, self.line_of(path), message, f"{self.kind}/{self.name}")
+        return LoadError(self.file, self.line_of(path), message, f"{self.kind}/{self.name}",
+                         warning)
 
 
 def _walk_lines(node: yaml.Node, path: Path_, out: dict[Path_, int],

@@ -6,6 +6,7 @@ operation's input shape so that each error carries the path it belongs to (for f
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -42,14 +43,46 @@ def _type_name(value: Any) -> str:
     )
 
 
+@cache
+def _pattern(text: str) -> re.Pattern[str] | None:
+    """A model pattern Python can run (the model's Java classes like \\p{L} cannot)."""
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
+
+
+def _bounds(value: Any, shape: Shape, path: Path_) -> list[tuple[Path_, str]]:
+    """The model's own min / max / pattern for this member, where it states them."""
+    md = shape.metadata
+    low, high = md.get("min"), md.get("max")
+    what, size = (("value", value) if isinstance(value, int | float) else
+                  ("length", len(value)) if isinstance(value, str | list | dict) else ("", 0))
+    if not what:
+        return []
+    if shape.type_name == "string" and not isinstance(value, str):
+        return []  # a number written for a string (cpu: 256) has no length to bound
+    if low is not None and size < low:
+        return [(path, f"{_show(path)}: {what} {size} is below the minimum {low}")]
+    if high is not None and size > high:
+        return [(path, f"{_show(path)}: {what} {size} is above the maximum {high}")]
+    pattern = _pattern(md["pattern"]) if isinstance(value, str) and "pattern" in md else None
+    if pattern is not None and not pattern.fullmatch(value):
+        return [(path, f"{_show(path)}: {value!r} does not match {md['pattern']}")]
+    return []
+
+
 def validate(value: Any, shape: Shape, path: Path_ = ()) -> list[tuple[Path_, str]]:
     """Every mismatch between `value` and `shape`: unknown keys, wrong types, bad enum values,
-    missing required members. Numbers are accepted where the model wants a string (task cpu and
-    memory are strings in the model but commonly written as numbers)."""
+    missing required members, the model's bounds and patterns, NUL characters. Numbers are
+    accepted where the model wants a string (task cpu and memory are strings in the model but
+    commonly written as numbers)."""
     errors: list[tuple[Path_, str]] = []
     t = shape.type_name
     if value is None:
         return [(path, f"{_show(path)}: must not be null")]
+    if isinstance(value, str) and "\x00" in value:
+        return [(path, f"{_show(path)}: contains a NUL character")]
     if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             return [(path, f"{_show(path)}: expected a mapping, got {_type_name(value)}")]
@@ -66,12 +99,14 @@ def validate(value: Any, shape: Shape, path: Path_ = ()) -> list[tuple[Path_, st
     if isinstance(shape, ListShape):
         if not isinstance(value, list):
             return [(path, f"{_show(path)}: expected a list, got {_type_name(value)}")]
+        errors.extend(_bounds(value, shape, path))
         for i, item in enumerate(value):
             errors.extend(validate(item, shape.member, (*path, i)))
         return errors
     if isinstance(shape, MapShape):
         if not isinstance(value, dict):
             return [(path, f"{_show(path)}: expected a mapping, got {_type_name(value)}")]
+        errors.extend(_bounds(value, shape, path))
         for key, item in value.items():
             if not isinstance(key, str):
                 errors.append(((*path, key), f"{_show(path)}: keys must be strings"))
@@ -83,15 +118,15 @@ def validate(value: Any, shape: Shape, path: Path_ = ()) -> list[tuple[Path_, st
         enum = getattr(shape, "enum", None) or []
         if enum and str(value) not in enum:
             return [(path, f"{_show(path)}: {value!r} is not one of {', '.join(enum)}")]
-        return []
+        return _bounds(value, shape, path)
     if t in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             return [(path, f"{_show(path)}: expected an integer, got {_type_name(value)} {value!r}")]
-        return []
+        return _bounds(value, shape, path)
     if t in ("double", "float"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return [(path, f"{_show(path)}: expected a number, got {_type_name(value)} {value!r}")]
-        return []
+        return _bounds(value, shape, path)
     if t == "boolean":
         if not isinstance(value, bool):
             return [(path, f"{_show(path)}: expected true or false, got {_type_name(value)} {value!r}")]

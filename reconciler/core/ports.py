@@ -20,6 +20,15 @@ class AwsError(Exception):
         self.code = code
 
 
+class Fenced(AwsError):
+    """A write not sent: this process may not write now (it is stopping, or it does not hold
+    the lease with a safety margin left). Nothing reached AWS."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(operation, "Fenced",
+                         "not sent: this replica is stopping or does not hold the lease")
+
+
 class AwsApi(Protocol):
     """What a kind may do with AWS: call an operation, follow its pages, read many ids in
     batches, and ask who and where it is. Describes of immutable objects may be kept in
@@ -67,4 +76,4 @@ async def collect_pages(aws: AwsApi, service: str, operation: str, field: str, /
     return out
 
 
-__all__ = ["AwsApi", "AwsError", "collect_pages", "gather_limited"]
+__all__ = ["AwsApi", "AwsError", "Fenced", "collect_pages", "gather_limited"]

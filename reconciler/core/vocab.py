@@ -37,10 +37,11 @@ class Result(StrEnum):
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
     FAILED = "failed"
+    FENCED = "fenced"  # not sent: the replica stopped or lost the lease; left for the leader
 
     @property
     def ok(self) -> bool:
-        return self not in (Result.SKIPPED, Result.FAILED)
+        return self not in (Result.SKIPPED, Result.FAILED, Result.FENCED)
 
     @property
     def wrote(self) -> bool:

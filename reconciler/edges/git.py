@@ -11,6 +11,8 @@ import asyncio
 import hashlib
 import io
 import os
+import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -18,6 +20,7 @@ import tarfile
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +30,7 @@ from reconciler.core.mask import mask_text
 
 log = structlog.get_logger(__name__)
 
+DEFAULT_TIMEOUT = 30.0  # seconds a git command may take before it is a source error
 ASKPASS = """#!/bin/sh
 case "$1" in
   Username*) printf '%s' "${RECONCILER_GIT_USERNAME:-x-access-token}" ;;
@@ -42,6 +46,7 @@ class Revision:
 
     sha: str
     root: Path
+    top: Path | None = None  # the repository's top: nothing is read from outside it
 
 
 class Source(Protocol):
@@ -50,26 +55,69 @@ class Source(Protocol):
     def changes(self) -> AsyncIterator[None]: ...
 
 
+class SourceError(StrEnum):
+    """Why the source could not be read, for metrics and alerts."""
+
+    TIMEOUT = "timeout"
+    AUTH = "auth"
+    NOT_FOUND = "not_found"
+    NETWORK = "network"
+    OTHER = "other"
+
+
+_KINDS = (
+    (SourceError.AUTH, ("authentication failed", "could not read username", "permission denied",
+                        "host key verification failed", "invalid username or password",
+                        "403")),
+    (SourceError.NOT_FOUND, ("not found", "does not appear to be a git repository",
+                             "couldn't find remote ref", "does not exist")),
+    (SourceError.NETWORK, ("could not resolve host", "connection refused", "timed out",
+                           "unable to access", "connection reset", "network is unreachable",
+                           "early eof", "could not read from remote repository")),
+)
+_USERINFO = re.compile(r"(\w+://)[^/\s@]+@")
+
+
+def _classify(stderr: str) -> SourceError:
+    low = stderr.lower()
+    for kind, needles in _KINDS:
+        if any(n in low for n in needles):
+            return kind
+    return SourceError.OTHER
+
+
 class GitError(Exception):
-    pass
+    """A git command failed; `kind` says why, the message names the subcommand and never
+    carries credentials."""
+
+    def __init__(self, subcommand: str, kind: SourceError, detail: str) -> None:
+        detail = _USERINFO.sub(r"\1(credentials)@", mask_text(detail.strip()))
+        super().__init__(f"git {subcommand} failed ({kind}): {detail or 'no output'}")
+        self.subcommand = subcommand
+        self.kind = kind
 
 
 class GitSource:
     """A remote repository's branch, mirrored in `workdir`; revisions exported by commit."""
 
     def __init__(self, url: str, branch: str = "main", path: str = "manifests",
-                 workdir: Path | None = None, keep: int = 3) -> None:
+                 workdir: Path | None = None, keep: int = 3,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         self.url = url
         self.branch = branch
         self.path = path.strip("/") or "."
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="reconciler-git-"))
         self.mirror = self.workdir / "mirror.git"
         self.keep = keep
+        self.timeout = timeout
         self._lock = asyncio.Lock()
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["GIT_TERMINAL_PROMPT"] = "0"
+        # a stalled transfer is an error long before the command's own timeout
+        env.setdefault("GIT_HTTP_LOW_SPEED_LIMIT", "1000")
+        env.setdefault("GIT_HTTP_LOW_SPEED_TIME", str(max(int(self.timeout / 2), 5)))
         if env.get("RECONCILER_GIT_PASSWORD") or env.get("RECONCILER_GIT_PASSWORD_FILE"):
             helper = self.workdir / "askpass.sh"
             if not helper.exists():
@@ -77,16 +125,29 @@ class GitSource:
                 helper.chmod(stat.S_IRWXU)
             env["GIT_ASKPASS"] = str(helper)
         key = env.get("RECONCILER_GIT_SSH_KEY_FILE")
-        if key:
-            env["GIT_SSH_COMMAND"] = (f"ssh -i {key} -o IdentitiesOnly=yes "
-                                      "-o StrictHostKeyChecking=accept-new")
+        known = env.get("RECONCILER_GIT_KNOWN_HOSTS_FILE")
+        if key or known:
+            parts = ["ssh", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                     "-o", f"ConnectTimeout={max(int(self.timeout / 2), 5)}"]
+            if key:
+                parts += ["-i", shlex.quote(key), "-o", "IdentitiesOnly=yes"]
+            if known:
+                parts += ["-o", f"UserKnownHostsFile={shlex.quote(known)}"]
+            env["GIT_SSH_COMMAND"] = " ".join(parts)
         return env
 
     def _git(self, *args: str, cwd: Path | None = None) -> bytes:
-        proc = subprocess.run(["git", *args], cwd=cwd, env=self._env(), capture_output=True,
-                              timeout=120, check=False)
+        subcommand = next((a for i, a in enumerate(args) if not a.startswith("-")
+                           and (i == 0 or args[i - 1] != "--git-dir")), "?")
+        try:
+            proc = subprocess.run(["git", *args], cwd=cwd, env=self._env(), capture_output=True,
+                                  timeout=self.timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise GitError(subcommand, SourceError.TIMEOUT,
+                           f"no answer within {self.timeout:g} s") from exc
         if proc.returncode != 0:
-            raise GitError(mask_text(f"git {args[0]} failed: {proc.stderr.decode(errors='replace')}"))
+            stderr = proc.stderr.decode(errors="replace")
+            raise GitError(subcommand, _classify(stderr), stderr)
         return proc.stdout
 
     def _fetch_sync(self) -> Revision:
@@ -111,7 +172,7 @@ class GitSource:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp.rename(dest)
             self._prune_old(sha)
-        return Revision(sha, root)
+        return Revision(sha, root, dest)
 
     def _prune_old(self, current: str) -> None:
         revs = sorted((self.workdir / "revisions").iterdir(), key=lambda p: p.stat().st_mtime)

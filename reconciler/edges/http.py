@@ -3,6 +3,7 @@ pushes to the watched branch trigger a fetch), health, readiness, metrics and st
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import hmac
 import json
@@ -61,16 +62,57 @@ def judge(secret: str, event: str | None, body: bytes, signature: str | None,
 
 
 CONTROLLER: web.AppKey[Controller] = web.AppKey("controller", object)  # type: ignore[arg-type]
+FORWARDED = "X-Reconciler-Forwarded"
+DELIVERY = "X-GitHub-Delivery"
+HEALTHY_WITHIN = 15.0  # seconds since the event loop last turned (the heartbeat is 1 s)
+
+
+class Deliveries:
+    """The delivery ids seen lately: GitHub redelivers, and a delivery forwarded by a standby
+    may arrive twice. Bounded, oldest forgotten first."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._size = size
+
+    def first(self, delivery: str | None) -> bool:
+        if not delivery:
+            return True
+        if delivery in self._seen:
+            return False
+        self._seen[delivery] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return True
+
+
+async def _forward(url: str, body: bytes, headers: dict[str, str]) -> bool:
+    """Hand a delivery to the leader, signature and all (it checks it again)."""
+    from aiohttp import ClientError, ClientSession, ClientTimeout
+
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=5)) as session, \
+                session.post(url.rstrip("/") + "/webhooks/github", data=body,
+                             headers={**headers, FORWARDED: "1"}) as resp:
+            return resp.status < 300
+    except (ClientError, TimeoutError, OSError) as exc:
+        log.warning("webhook.forward_failed", error=str(exc))
+        return False
 
 
 def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY + 1)
     app[CONTROLLER] = controller
-    stale_after = 3 * max(controller.settings.resync_interval, controller.settings.fetch_interval)
+    deliveries = Deliveries()
+
+    def counted(outcome: str, status: int, reason: str) -> web.Response:
+        controller.metrics.webhooks.labels(outcome).inc()
+        log.info("webhook", status=status, reason=reason, outcome=outcome)
+        return web.json_response({"status": reason}, status=status)
 
     async def github(request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_BODY:
-            return web.json_response({"status": "body too large"}, status=413)
+            return counted("too_large", 413, "body too large")
         body = b""
         while len(body) <= MAX_BODY:
             chunk = await request.content.read(MAX_BODY + 1 - len(body))
@@ -79,20 +121,35 @@ def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Ap
             body += chunk
         verdict = judge(webhook_secret, request.headers.get("X-GitHub-Event"), body,
                         request.headers.get("X-Hub-Signature-256"), branch)
-        log.info("webhook", status=verdict.status, reason=verdict.reason)
-        if verdict.trigger:
-            controller.request_fetch()
-        return web.json_response({"status": verdict.reason}, status=verdict.status)
+        if not verdict.trigger:
+            outcome = {401: "rejected", 413: "too_large", 400: "malformed"}.get(
+                verdict.status, "ignored")
+            return counted(outcome, verdict.status, verdict.reason)
+        if not deliveries.first(request.headers.get(DELIVERY)):
+            return counted("duplicate", 200, "duplicate delivery: already handled")
+        controller.request_fetch()
+        if controller.is_leader() or request.headers.get(FORWARDED) or controller.lease is None:
+            return counted("triggered", verdict.status, verdict.reason)
+        leader = await controller.lease.leader_url()
+        keep = ("X-GitHub-Event", "X-Hub-Signature-256", DELIVERY, "Content-Type")
+        headers = {k: v for k in keep if (v := request.headers.get(k))}
+        if leader and await _forward(leader, body, headers):
+            return counted("forwarded", 202, "forwarded to the leader")
+        return counted("accepted_standby", 202,
+                       "accepted by a standby; the leader's next poll fetches it")
 
     async def healthz(_request: web.Request) -> web.Response:
-        age = controller.clock() - controller.last_tick
-        busy = controller.busy_since is not None and controller.clock() - controller.busy_since < stale_after
-        ok = age < stale_after or busy
-        return web.json_response({"ok": ok, "lastTickSecondsAgo": round(age, 3)},
-                                 status=200 if ok else 503)
+        beat = controller.clock() - controller.heartbeat
+        ok = beat < HEALTHY_WITHIN
+        running = controller.clock() - controller.busy_since if controller.busy_since else None
+        return web.json_response(
+            {"ok": ok, "heartbeatSecondsAgo": round(beat, 3),
+             "passRunningSeconds": round(running, 3) if running is not None else None},
+            status=200 if ok else 503)
 
     async def readyz(_request: web.Request) -> web.Response:
-        return web.json_response({"ready": controller.ready}, status=200 if controller.ready else 503)
+        body = controller.readiness()
+        return web.json_response(body, status=200 if body["ready"] else 503)
 
     async def metrics(_request: web.Request) -> web.Response:
         return web.Response(body=controller.metrics.render(),
@@ -105,6 +162,8 @@ def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Ap
             "appliedRevision": controller.applied_revision,
             "appliedAt": controller.applied_at,
             "leader": controller.is_leader(),
+            **{k: v for k, v in controller.readiness().items() if k != "reason"},
+            "source": controller.source_health.to_json(),
             "time": time.time(),
             "resources": [s.to_json() for s in sorted(controller.statuses.values(),
                                                        key=lambda s: str(s.key))],

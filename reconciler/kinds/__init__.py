@@ -26,9 +26,10 @@ REGISTRY: dict[str, Kind] = {k.kind: k for k in (
 )}
 
 
-def load_tree(root: Path) -> load.Tree:
-    """Load and validate the manifests under `root` with every registered kind."""
-    return load.load_tree(root, REGISTRY)
+def load_tree(root: Path, boundary: Path | None = None) -> load.Tree:
+    """Load and validate the manifests under `root` with every registered kind (reading
+    nothing outside `boundary`, by default the repository holding `root`)."""
+    return load.load_tree(root, REGISTRY, boundary)
 
 
 __all__ = ["REGISTRY", "load_tree"]

@@ -7,17 +7,36 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from reconciler.core import model
 from reconciler.core.ignore import IgnoreRule
 from reconciler.core.kind import Context, Live, Reference
-from reconciler.core.manifest import LoadError, Manifest, ResourceKey
+from reconciler.core.manifest import LoadError, Manifest, Path_, ResourceKey
 from reconciler.core.normalize import Doc, Rule, ServerChosen, apply_rules, clone
 from reconciler.core.ownership import BOOKKEEPING_TAGS, ECS_TAGS, TagStyle
 from reconciler.core.ports import AwsApi
 from reconciler.core.vocab import Action, ClusterScope, Health
+
+# ECS names: clusters, services, task definition families, containers.
+ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+def ecs_name_errors(m: Manifest, value: Any, what: str, path: Path_) -> list[LoadError]:
+    """ECS's naming rule (up to 255 letters, digits, hyphens and underscores)."""
+    if isinstance(value, str) and ECS_NAME.fullmatch(value):
+        return []
+    return [m.error(f"{what} {value!r} is not a valid ECS name: up to 255 letters, digits, "
+                    "hyphens and underscores", path)]
+
+
+def at_least(m: Manifest, spec: Any, key: str, low: int, path: Path_) -> list[LoadError]:
+    """A number AWS refuses below `low` (a negative count, a zero port)."""
+    value = spec.get(key) if isinstance(spec, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value < low:
+        return [m.error(f"{'.'.join(map(str, (*path, key)))} must be at least {low}, not {value}",
+                        (*path, key))]
+    return []
 
 
 class KindBase:
@@ -64,7 +83,7 @@ class KindBase:
             errors.append(m.error(message, ("spec", *path)))
         return errors
 
-    def load_spec_file(self, m: Manifest, base: Path, root: Path
+    def spec_from_file(self, m: Manifest, text: str, file: str
                        ) -> tuple[Doc | None, list[LoadError]]:
         return None, [m.error(f"{self.kind} does not take specFile; write spec instead",
                               ("specFile",))]

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from reconciler.core import model
 from reconciler.core.kind import Changed, Context, Live
-from reconciler.core.manifest import Manifest, ResourceKey
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
     Rule,
@@ -22,7 +22,7 @@ from reconciler.core.normalize import (
 )
 from reconciler.core.ports import AwsApi, collect_pages
 from reconciler.core.vocab import Health
-from reconciler.kinds._base import KindBase
+from reconciler.kinds._base import KindBase, ecs_name_errors
 
 DESCRIBE_BATCH = 100
 INCLUDE = ["TAGS", "SETTINGS", "CONFIGURATIONS"]
@@ -102,6 +102,10 @@ class Cluster(KindBase):
 
     def identity_request(self, key: ResourceKey) -> Doc:
         return {"clusterName": key.name}
+
+    def validate(self, m: Manifest) -> list[LoadError]:
+        return [*ecs_name_errors(m, m.name, "cluster name", ("metadata", "name")),
+                *super().validate(m)]
 
     def to_live(self, c: Doc) -> Live:
         spec = model.project(c, model.input_shape("ecs", "CreateCluster"))

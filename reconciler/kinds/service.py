@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.core import model
 from reconciler.core.ignore import IgnoreRule
 from reconciler.core.kind import PENDING_REVISION, Changed, Context, Live, Reference
-from reconciler.core.manifest import Manifest, ResourceKey
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
     Rule,
@@ -28,7 +28,7 @@ from reconciler.core.normalize import (
 from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
 from reconciler.core.vocab import ClusterScope, Health
 from reconciler.kinds import _autoscaling
-from reconciler.kinds._base import KindBase
+from reconciler.kinds._base import KindBase, at_least, ecs_name_errors
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 names
 SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
@@ -266,6 +266,16 @@ class Service(KindBase):
 
     def identity_request(self, key: ResourceKey) -> Doc:
         return {"serviceName": key.name, "cluster": key.cluster}
+
+    def validate(self, m: Manifest) -> list[LoadError]:
+        errors = [*ecs_name_errors(m, m.name, "service name", ("metadata", "name")),
+                  *super().validate(m)]
+        for key in ("desiredCount", "healthCheckGracePeriodSeconds"):
+            errors.extend(at_least(m, m.spec, key, 0, ("spec",)))
+        for key in ("maximumPercent", "minimumHealthyPercent"):
+            errors.extend(at_least(m, m.spec.get("deploymentConfiguration"), key, 0,
+                                   ("spec", "deploymentConfiguration")))
+        return errors
 
     def references(self, m: Manifest) -> list[Reference]:
         family = _td_reference(m.spec.get("taskDefinition"))

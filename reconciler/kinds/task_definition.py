@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from reconciler.core import model
 from reconciler.core.kind import Changed, Context, Live
-from reconciler.core.manifest import LoadError, Manifest, ResourceKey, display_path
+from reconciler.core.manifest import LoadError, Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
     Rule,
@@ -32,7 +31,7 @@ from reconciler.core.normalize import (
 from reconciler.core.ownership import CONTENT_HASH_TAG, MANAGED_BY
 from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
 from reconciler.core.vocab import Action
-from reconciler.kinds._base import KindBase
+from reconciler.kinds._base import KindBase, at_least, ecs_name_errors
 
 # Container lists AWS treats as multisets (NORMALIZATION.md case 15). Never `command`,
 # `entryPoint`, `healthCheck.command`, `dnsServers`: their order is meaningful (case 16).
@@ -316,6 +315,59 @@ SERVER_CHOSEN = [
 ]
 
 
+# Fargate's task sizes: memory (MiB) allowed for each cpu (units), Linux.
+_GB = 1024
+FARGATE_MEMORY: dict[int, frozenset[int]] = {
+    256: frozenset({512, _GB, 2 * _GB}),
+    512: frozenset(range(_GB, 4 * _GB + 1, _GB)),
+    1024: frozenset(range(2 * _GB, 8 * _GB + 1, _GB)),
+    2048: frozenset(range(4 * _GB, 16 * _GB + 1, _GB)),
+    4096: frozenset(range(8 * _GB, 30 * _GB + 1, _GB)),
+    8192: frozenset(range(16 * _GB, 60 * _GB + 1, 4 * _GB)),
+    16384: frozenset(range(32 * _GB, 120 * _GB + 1, 8 * _GB)),
+}
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 18:
+        raise ValueError(f"integer {text[:20]}… is too large")
+    return int(text)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value if v is not None]
+    return value
+
+
+def _size_errors(m: Manifest) -> list[LoadError]:
+    """Task cpu and memory: positive in any accepted spelling, and a pair Fargate offers
+    when the task is for Fargate."""
+    errors: list[LoadError] = []
+    sizes: dict[str, int] = {}
+    for key, convert in (("cpu", cpu_units), ("memory", memory_units)):
+        if key not in m.spec or isinstance(m.spec[key], bool):
+            continue
+        value = str(convert(m.spec[key]))
+        if not value.isdigit() or int(value) <= 0:
+            errors.append(m.error(f"{key} {m.spec[key]!r} is not a positive size (e.g. 256, "
+                                  f"'0.25 vCPU', '1 GB')", ("spec", key)))
+        else:
+            sizes[key] = int(value)
+    if "FARGATE" in (m.spec.get("requiresCompatibilities") or []) and len(sizes) == 2:
+        allowed = FARGATE_MEMORY.get(sizes["cpu"])
+        if allowed is None:
+            errors.append(m.error(f"Fargate has no task size with cpu {sizes['cpu']} (it has "
+                                  f"{', '.join(map(str, FARGATE_MEMORY))})", ("spec", "cpu")))
+        elif sizes["memory"] not in allowed:
+            errors.append(m.error(
+                f"Fargate does not offer memory {sizes['memory']} with cpu {sizes['cpu']}: "
+                f"one of {', '.join(map(str, sorted(allowed)))}", ("spec", "memory")))
+    return errors
+
+
 def content_hash(normalized: Doc) -> str:
     return hashlib.sha256(canonical_json(normalized).encode()).hexdigest()[:32]
 
@@ -338,22 +390,19 @@ class TaskDefinition(KindBase):
     def identity_request(self, key: ResourceKey) -> Doc:
         return {"family": key.name}
 
-    def load_spec_file(self, m: Manifest, base: Path, root: Path
+    def spec_from_file(self, m: Manifest, text: str, file: str
                        ) -> tuple[Doc | None, list[LoadError]]:
         """`specFile:` as describe-task-definition prints it or register-task-definition
         --cli-input-json takes it, the read-only fields dropped: application teams own that
-        file, infrastructure owns the Service."""
+        file, infrastructure owns the Service. A null member (old console exports write
+        `"command": null` everywhere) means absent."""
         ref = m.raw.get("specFile")
-        if not isinstance(ref, str):
-            return None, [m.error("specFile must be a path string", ("specFile",))]
-        path = (base / ref).resolve()
-        if not path.is_file():
-            return None, [m.error(f"specFile {ref!r} not found", ("specFile",))]
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            return None, [LoadError(display_path(path, root), exc.lineno,
-                                    f"invalid JSON: {exc.msg}", str(m.key))]
+            data = json.loads(text, parse_int=_bounded_int)
+        except (json.JSONDecodeError, ValueError) as exc:
+            line = exc.lineno if isinstance(exc, json.JSONDecodeError) else 1
+            return None, [LoadError(file, line, f"invalid JSON: {getattr(exc, 'msg', exc)}",
+                                    str(m.key))]
         if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
             outer_tags = data.get("tags")
             data = dict(data["taskDefinition"])
@@ -363,11 +412,49 @@ class TaskDefinition(KindBase):
             return None, [m.error("specFile must hold a JSON object", ("specFile",))]
         for k in READ_ONLY:
             data.pop(k, None)
+        cleaned = _without_nulls(data)
+        warnings = [] if cleaned == data else [m.error(
+            f"specFile {ref!r}: null members are treated as absent (as in an export from the "
+            "old ECS console)", ("specFile",), warning=True)]
+        data = cleaned
         family = data.pop("family", None)
         if family is not None and family != m.name:
             return None, [m.error(f"specFile {ref!r} has family {family!r} but metadata.name "
                                   f"is {m.name!r}", ("specFile",))]
-        return data, []
+        return data, warnings
+
+    def validate(self, m: Manifest) -> list[LoadError]:
+        errors = [*ecs_name_errors(m, m.name, "task definition family", ("metadata", "name")),
+                  *super().validate(m)]
+        errors.extend(_size_errors(m))
+        for i, c in enumerate(m.spec.get("containerDefinitions") or []):
+            if not isinstance(c, dict):
+                continue
+            where = ("spec", "containerDefinitions", i)
+            if "name" in c:
+                errors.extend(ecs_name_errors(m, c["name"], "container name", (*where, "name")))
+            image = c.get("image")
+            if isinstance(image, str) and not image.strip():
+                errors.append(m.error("image must not be empty", (*where, "image")))
+            for key, low in (("cpu", 0), ("memory", 4), ("memoryReservation", 4)):
+                errors.extend(at_least(m, c, key, low, where))
+            for j, p in enumerate(c.get("portMappings") or []):
+                errors.extend(at_least(m, p, "containerPort", 1, (*where, "portMappings", j)))
+                errors.extend(at_least(m, p, "hostPort", 0, (*where, "portMappings", j)))
+                for key in ("containerPort", "hostPort"):
+                    v = p.get(key) if isinstance(p, dict) else None
+                    if isinstance(v, int) and v > 65535:
+                        errors.append(m.error(f"{key} {v} is above 65535",
+                                              (*where, "portMappings", j, key)))
+        return errors
+
+    def desired(self, m: Manifest, ctx: Context) -> Doc:
+        """Task-level cpu and memory go to AWS as strings, however they were written."""
+        spec = super().desired(m, ctx)
+        for key in ("cpu", "memory"):
+            if isinstance(spec.get(key), int | float) and not isinstance(spec.get(key), bool):
+                spec[key] = str(spec[key])
+        return spec
 
     def published(self, action: Action, live: Live | None) -> str | None:
         """In sync, references resolve to the live revision; otherwise to the one apply is

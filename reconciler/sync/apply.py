@@ -22,7 +22,7 @@ from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask_text
 from reconciler.core.ownership import DESIRED_HASH_TAG, REVISION_TAG, name_tags
 from reconciler.core.plan import Change, Plan, ignore_rules, order_key, plan_resource, resolve_refs
-from reconciler.core.ports import AwsApi, AwsError
+from reconciler.core.ports import AwsApi, AwsError, Fenced
 from reconciler.core.vocab import Action, Result
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,9 @@ class ApplyResult:
         return not self.failed
 
     def results(self) -> dict[ResourceKey, tuple[Result, str]]:
-        return {o.change.key: (o.result, o.error) for o in self.outcomes}
+        """What happened to each resource a write reached (fenced ones were never sent)."""
+        return {o.change.key: (o.result, o.error) for o in self.outcomes
+                if o.result is not Result.FENCED}
 
 
 Listener = Callable[[Outcome], None]
@@ -136,11 +138,15 @@ async def apply_plan(
         try:
             outcome = await _run_one(aws, change, ctx, config, registry, allow_replace,
                                      plan.external)
+        except Fenced as exc:
+            outcome = Outcome(change, Result.FENCED, str(exc))
         except AwsError as exc:
             outcome = Outcome(change, Result.FAILED, mask_text(str(exc)))
         except Exception as exc:  # one resource's failure must not stop the others
             outcome = Outcome(change, Result.FAILED, mask_text(f"{type(exc).__name__}: {exc}"))
-        if not outcome.result.ok:
+        if outcome.result is Result.FENCED:
+            bound.warning("apply.fenced", error=outcome.error)
+        elif not outcome.result.ok:
             bound.error("apply.failed", result=str(outcome.result), error=outcome.error)
         elif outcome.result is not Result.UNCHANGED:
             bound.info("apply.done", result=str(outcome.result), arn=outcome.arn)
