@@ -89,8 +89,8 @@ def recovered_alert(key: ResourceKey) -> Alert:
 
 
 def prune_refused_alert(reasons: list[str], sha: str) -> Alert:
-    return Alert("prune_refused", ":no_entry: Prune refused: nothing applied", tuple(reasons),
-                 f"prune:{sha}")
+    return Alert("prune_refused", ":no_entry: Prune refused: nothing was deleted (other "
+                 "changes were applied)", tuple(reasons), f"prune:{sha}")
 
 
 def source_alert(message: str) -> Alert:

@@ -57,7 +57,10 @@ def _value(doc: Any, path: tuple[Any, ...]) -> Any:
 
 def compare(desired: Any, live: Any) -> list[FieldChange]:
     """Fields where live differs from desired, sorted by path, each path reported once."""
-    dd = DeepDiff(live, desired, ignore_numeric_type_changes=True, view="tree")
+    # threshold_to_diff_deeper=0: never report a whole map as one change because few of its
+    # keys are shared (deepdiff 8's default 0.33 did, and the writer then saw no field)
+    dd = DeepDiff(live, desired, ignore_numeric_type_changes=True, view="tree",
+                  threshold_to_diff_deeper=0)
     paths: set[tuple[Any, ...]] = set()
     for report in dd.values():
         for level in report:

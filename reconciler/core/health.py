@@ -95,7 +95,10 @@ def update_statuses(
             status.sync = Sync.SYNCED
             status.last_error, status.failures, status.retry_at = "", 0, 0.0
             status.drift, status.held = [], ""
-            status.health, status.health_reason = health_of(key, change.live)
+            if change.action is Action.CREATE:
+                status.health, status.health_reason = Health.PROGRESSING, "just created"
+            else:
+                status.health, status.health_reason = health_of(key, change.live)
         elif result is not None:
             status.sync = Sync.OUT_OF_SYNC
             status.last_error = result[1]

@@ -16,6 +16,14 @@ from typing import Any
 
 Segment = str | int
 
+
+class Field(str):
+    """A `.name` segment: a field of the API's shape, matched however its case is written
+    (EventBridge, Application Auto Scaling and EC2 spell fields in PascalCase, and manifests
+    may write them camelCase). `[name]` segments are user data, matched exactly."""
+
+    __slots__ = ()
+
 _TOKEN = re.compile(r"\[([^\]]*)\]|([^.\[\]]+)")
 WILDCARD = "*"
 
@@ -59,7 +67,7 @@ def parse(pattern: str) -> tuple[Segment, ...]:
                 raise PatternError(f"ignore path {pattern!r} has an empty []")
             segments.append(int(inner) if inner.isdigit() else inner)
         else:
-            segments.append(m.group(2))
+            segments.append(Field(m.group(2)))
         pos = m.end()
     if not segments:
         raise PatternError(f"ignore path {pattern!r} names no field")
@@ -67,6 +75,8 @@ def parse(pattern: str) -> tuple[Segment, ...]:
 
 
 def _seg_matches(seg: Segment, key: Any) -> bool:
+    if isinstance(seg, Field):
+        return seg.lower() == str(key).lower()
     return seg in (WILDCARD, key) or (isinstance(seg, str) and str(key) == seg)
 
 
