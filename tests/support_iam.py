@@ -25,10 +25,14 @@ def _operation_names(service: str) -> dict[str, str]:
     return {xform_name(op): op for op in model.operation_names}
 
 
+# botocore's service name -> IAM's action prefix, where they differ.
+IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}
+
+
 def iam_action(call: str) -> str:
     """'ecs:describe_services' -> 'ecs:DescribeServices'."""
     service, op = call.split(":", 1)
-    return f"{service}:{_operation_names(service)[op]}"
+    return f"{IAM_PREFIX.get(service, service)}:{_operation_names(service)[op]}"
 
 
 def operations_in_code() -> set[str]:

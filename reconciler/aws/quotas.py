@@ -20,6 +20,7 @@ from dataclasses import dataclass
 ENV = "RECONCILER_API_QUOTAS"
 ECS_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html"
 EVENTS_SOURCE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
+TAGGING_SOURCE = "https://docs.aws.amazon.com/tag-editor/latest/userguide/reference.html"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ DOCUMENTED: tuple[Quota, ...] = (
     # "All EventBridge APIs other than PutEvents are limited to 50 requests per second."
     Quota("each EventBridge API", "events", 50, 50, frozenset({"put_events"}), EVENTS_SOURCE,
           per_operation=True),
+    # "GetResources: 15 requests per second" (not adjustable); no burst is documented.
+    Quota("tagging GetResources", "resourcegroupstaggingapi", 15, 15,
+          frozenset({"get_resources"}), TAGGING_SOURCE),
 )
 
 

@@ -21,6 +21,7 @@ from reconciler.cli.common import (
     path_argument,
     prune_option,
     run_async,
+    verify_option,
 )
 
 
@@ -34,8 +35,9 @@ from reconciler.cli.common import (
 @click.option("--revision", default=None,
               help="Git revision to record (default: HEAD of PATH's repo).")
 @no_color_option
+@verify_option
 def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
-          allow_replace: bool, revision: str | None, no_color: bool) -> None:
+          allow_replace: bool, revision: str | None, no_color: bool, verify: bool) -> None:
     """Make AWS equal to git (PATH). Exit 0 when everything applied, 1 otherwise."""
     from reconciler.aws import Aws
     from reconciler.core.format import plan_json, plan_text
@@ -51,7 +53,7 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
     try:
         result = run_async(run(tree, Aws(), Options(
             apply=True, revision=revision or revision_of(path), prune=prune,
-            allow_mass_prune=allow_mass_prune, allow_replace=allow_replace,
+            allow_mass_prune=allow_mass_prune, allow_replace=allow_replace, verify=verify,
             on_plan=show_plan)))
     except Exception as exc:
         fail(str(exc))

@@ -29,6 +29,10 @@ mass_prune_option = click.option(
     "--allow-mass-prune", is_flag=True,
     help="Allow this run to delete more than the configured share, or every resource of a kind.")
 no_color_option = click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+verify_option = click.option(
+    "--verify", is_flag=True,
+    help="Describe every task definition revision instead of trusting the desired-hash tag "
+         "the reconciler put on it (guards against tags edited by hand).")
 
 
 def colour(no_color: bool) -> bool:

@@ -22,6 +22,7 @@ from reconciler.cli.common import (
     path_argument,
     prune_option,
     run_async,
+    verify_option,
 )
 
 
@@ -31,8 +32,9 @@ from reconciler.cli.common import (
 @prune_option
 @mass_prune_option
 @no_color_option
+@verify_option
 def diff(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
-         no_color: bool) -> None:
+         no_color: bool, verify: bool) -> None:
     """Show what differs between git (PATH) and AWS. Exit 0 in sync, 2 changes, 1 error."""
     from reconciler.aws import Aws
     from reconciler.core.format import plan_json, plan_markdown, plan_text
@@ -44,7 +46,7 @@ def diff(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
     try:
         result = run_async(run(tree, Aws(), Options(
             trigger=Trigger.AUTOMATED, revision=revision_of(path), prune=prune,
-            allow_mass_prune=allow_mass_prune)))
+            allow_mass_prune=allow_mass_prune, verify=verify)))
     except Exception as exc:
         fail(str(exc))
     plan, verdicts = result.plan, result.verdicts

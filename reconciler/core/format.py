@@ -88,6 +88,8 @@ def plan_json(plan: Plan, verdicts: Verdicts | None = None) -> dict[str, Any]:
                    "arn": c.live.arn if c.live else None} for c in plan.adoptions],
         "ignored": ignored_json(plan),
         "refused": plan.refused,
+        "orphaned": [{"kind": lv.key.kind, "name": lv.key.name, "cluster": lv.key.cluster,
+                      "arn": lv.arn} for lv in plan.orphaned],
     }
 
 
@@ -144,6 +146,9 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
         for i in c.ignored:
             lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
                                 None, colour))
+    for lv in plan.orphaned:
+        lines.append(_style(f"? {lv.key} (orphaned: owned by this controller, no longer in git; "
+                            "--prune deletes it)", "magenta", colour))
     counts = plan.counts()
     for r in plan.refused:
         lines.append(_style(f"refused: {r}", "red", colour, bold=True))

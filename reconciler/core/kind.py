@@ -14,7 +14,7 @@ that knows any particular kind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,6 +75,21 @@ class Changed(frozenset[str]):
         return keys
 
 
+class Owned(Protocol):
+    """What this controller owns in AWS, from the Resource Groups Tagging API: every owned
+    resource with all its tags, read in a few pages while the kinds read (so it is awaited).
+    It only says what is owned: a resource missing from it may still exist (AWS's tagging
+    index lags) and gets its own reads."""
+
+    async def tags(self, arn: str) -> dict[str, str] | None:
+        """All tags of an owned resource, or None if the inventory does not list it."""
+        ...
+
+    async def arns(self, resource_type: str) -> dict[str, dict[str, str]]:
+        """Every owned resource of a type (`ecs:task-definition`), ARN -> tags."""
+        ...
+
+
 class Refs(dict[ResourceKey, str]):
     """What references between manifests resolve to during one plan or apply: the ARN or id
     of each resource a kind publishes (a task definition revision, a Spot Fleet request)."""
@@ -94,6 +109,10 @@ class Context:
     account: str = "000000000000"
     region: str = "us-east-1"
     partition: str = "aws"
+    owned: Owned | None = None  # the inventory, when the pass read one
+    # The hash of what git asks of a manifest, for readers that may skip what cannot have
+    # changed (an immutable revision tagged with that same hash). None: always read.
+    expect: Callable[[Manifest], str | None] | None = None
 
     def cluster_arn(self, name: str) -> str:
         if name.startswith("arn:"):
@@ -216,6 +235,11 @@ class Reader(Protocol):
     """How a kind's live state is read: batched, through `AwsApi` only."""
 
     @property
+    def inventory_type(self) -> str | None:
+        """The tagging API's resource type for this kind (`ecs:service`), if it has one."""
+        ...
+
+    @property
     def external_needs_live(self) -> bool:
         """`external_owners` reads the `known` live objects."""
         ...
@@ -237,7 +261,14 @@ class Reader(Protocol):
         ...
 
     async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
-        """Every live resource of this kind carrying `owner`'s ownership tag."""
+        """Every live resource of this kind carrying `owner`'s ownership tag (the full read,
+        when there is no inventory)."""
+        ...
+
+    async def orphans(self, aws: AwsApi, owned: Mapping[str, Mapping[str, str]],
+                      lives: Sequence[Live], ctx: Context) -> list[Live]:
+        """Owned resources of this kind (the inventory's `owned`, ARN -> tags) that are not
+        the live twin of any manifest (`lives`), confirmed by this kind's own describe."""
         ...
 
     async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
@@ -294,5 +325,21 @@ def ordered(registry: Registry) -> list[Kind]:
     return sorted(registry.values(), key=lambda k: k.order)
 
 
-__all__ = ["PENDING_ID", "PENDING_REVISION", "Changed", "Context", "HealthCheck", "Kind", "Live",
-           "Reader", "Reference", "Refs", "Registry", "Spec", "Writer", "is_pending", "ordered"]
+__all__ = [
+    "PENDING_ID",
+    "PENDING_REVISION",
+    "Changed",
+    "Context",
+    "HealthCheck",
+    "Kind",
+    "Live",
+    "Owned",
+    "Reader",
+    "Reference",
+    "Refs",
+    "Registry",
+    "Spec",
+    "Writer",
+    "is_pending",
+    "ordered",
+]

@@ -56,6 +56,7 @@ class KindBase:
     guard_last: ClassVar[bool] = False
     external_needs_live: ClassVar[bool] = False
     fetch_wave: ClassVar[int] = 0
+    inventory_type: ClassVar[str | None] = None
     import_after: ClassVar[tuple[str, ...]] = ()
 
     @property
@@ -151,6 +152,18 @@ class KindBase:
     async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
                        ctx: Context) -> list[Live]:
         return []
+
+    async def orphans(self, aws: AwsApi, owned: Mapping[str, Mapping[str, str]],
+                      lives: Sequence[Live], ctx: Context) -> list[Live]:
+        twins = {lv.arn for lv in lives}
+        gone = sorted(arn for arn in owned if arn not in twins)
+        if not gone:
+            return []
+        return [lv for lv in await self.describe_arns(aws, gone, ctx) if lv.owner() == ctx.owner]
+
+    async def describe_arns(self, aws: AwsApi, arns: Sequence[str], ctx: Context) -> list[Live]:
+        """The live objects behind these ARNs (those that still exist)."""
+        raise NotImplementedError
 
     # --- Writer -----------------------------------------------------------------------------
 

@@ -95,6 +95,7 @@ class Cluster(KindBase):
     service = "ecs"
     create_operation = "CreateCluster"
     identity = ("clusterName",)
+    inventory_type = "ecs:cluster"
     order = 10
     guard_last = True  # deleting the only owned cluster takes everything in it
     rules = RULES
@@ -138,6 +139,9 @@ class Cluster(KindBase):
             return {}
         lives = await self._describe(aws, sorted({k.name for k in keys}))
         return {live.key: live for live in lives}
+
+    async def describe_arns(self, aws: AwsApi, arns: Sequence[str], ctx: Context) -> list[Live]:
+        return await self._describe(aws, arns)
 
     async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         arns = await collect_pages(aws, "ecs", "list_clusters", "clusterArns", maxResults=100)

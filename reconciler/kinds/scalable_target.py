@@ -274,6 +274,7 @@ class ScalableTarget(KindBase):
     service = SERVICE
     create_operation = "RegisterScalableTarget"
     import_folder = "autoscaling"
+    inventory_type = "application-autoscaling:scalable-target"
     order = 50
     fetch_wave = 1
     cluster_scope = ClusterScope.ALLOWED
@@ -393,12 +394,19 @@ class ScalableTarget(KindBase):
                 token=PAGE, MaxResults=50, **scope) for scope in scopes)))
         return [p for r in policies for p in r], [a for r in actions for a in r]
 
-    async def _lives(self, aws: AwsApi, targets: Sequence[Doc]
+    async def _tags(self, aws: AwsApi, arn: str, ctx: Context | None) -> Doc:
+        """A target's tags: from the inventory when it lists the target, else asked for."""
+        owned = await ctx.owned.tags(arn) if ctx is not None and ctx.owned is not None else None
+        if owned is not None:
+            return {"Tags": owned}
+        return await aws.call("application-autoscaling", "list_tags_for_resource",
+                              ResourceARN=arn)
+
+    async def _lives(self, aws: AwsApi, targets: Sequence[Doc], ctx: Context | None = None
                      ) -> dict[tuple[str, str, str], Live]:
         policies, actions = await self._children(aws, targets)
-        tags = await gather_limited(*(
-            aws.call("application-autoscaling", "list_tags_for_resource",
-                     ResourceARN=t["ScalableTargetARN"]) for t in targets))
+        tags = await gather_limited(*(self._tags(aws, t["ScalableTargetARN"], ctx)
+                                      for t in targets))
 
         def ident_of(d: Doc) -> tuple[str, str, str]:
             return d["ServiceNamespace"], d["ResourceId"], d["ScalableDimension"]
@@ -422,7 +430,7 @@ class ScalableTarget(KindBase):
         wanted = [i for i in idents.values() if i]
         if not wanted:
             return {}
-        lives = await self._lives(aws, await describe_targets(aws, wanted))
+        lives = await self._lives(aws, await describe_targets(aws, wanted), ctx)
         out = {}
         for key, ident in idents.items():
             if ident and ident in lives:
@@ -444,6 +452,23 @@ class ScalableTarget(KindBase):
                 lv.key = key
                 owned.append(lv)
         return owned
+
+    async def describe_arns(self, aws: AwsApi, arns: Sequence[str], ctx: Context) -> list[Live]:
+        """Targets by ARN: AWS reads them by namespace only, so the owned ones are listed
+        (a prune or an orphan is rare, and this is paged, not per target)."""
+        wanted = set(arns)
+        targets: list[Doc] = []
+        for ns in ("ecs", "ec2"):
+            targets.extend(t for t in await collect_pages(
+                aws, "application-autoscaling", "describe_scalable_targets", "ScalableTargets",
+                token=PAGE, ServiceNamespace=ns, MaxResults=50) if t["ScalableTargetARN"] in wanted)
+        out = []
+        for lv in (await self._lives(aws, targets, ctx)).values():
+            key = key_from_tags(self.kind, lv.tags)
+            if key is not None:
+                lv.key = key
+                out.append(lv)
+        return out
 
     async def discover(self, aws: AwsApi, cluster: Live, found: Mapping[str, Sequence[Live]],
                        ctx: Context) -> list[Live]:

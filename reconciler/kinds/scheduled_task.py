@@ -207,6 +207,7 @@ class ScheduledTask(KindBase):
     create_operation = "PutRule"
     cluster_scope = ClusterScope.REQUIRED
     import_folder = "schedules"
+    inventory_type = "events:rule"
     order = 40
     rules = RULES
     tags = PASCAL_TAGS
@@ -285,15 +286,23 @@ class ScheduledTask(KindBase):
 
     # --- effects ----------------------------------------------------------------------------
 
-    async def _live(self, aws: AwsApi, rule: Doc) -> Live:
+    async def _tags(self, aws: AwsApi, arn: str, ctx: Context | None) -> list[Doc]:
+        """A rule's tags: from the inventory when it lists the rule, else asked for."""
+        owned = await ctx.owned.tags(arn) if ctx is not None and ctx.owned is not None else None
+        if owned is not None:
+            return list(self.tags.write(owned))
+        resp = await aws.call("events", "list_tags_for_resource", ResourceARN=arn)
+        return list(resp.get("Tags", []))
+
+    async def _live(self, aws: AwsApi, rule: Doc, ctx: Context | None = None) -> Live:
         targets, tags = await gather_limited(
             aws.call("events", "list_targets_by_rule", Rule=rule["Name"]),
-            aws.call("events", "list_tags_for_resource", ResourceARN=rule["Arn"]),
+            self._tags(aws, rule["Arn"], ctx),
         )
         spec = model.project(rule, _rule_shape())
         spec.pop("Name", None)
         spec.pop("EventBusName", None)
-        spec["Tags"] = tags.get("Tags", [])
+        spec["Tags"] = tags
         spec["Targets"] = [model.project(t, _target_shape()) for t in targets.get("Targets", [])]
         cluster = next((last_segment(t.get("Arn", "")) for t in spec["Targets"]), None)
         return Live(ResourceKey(self.kind, rule["Name"], cluster), rule["Arn"], spec,
@@ -324,13 +333,18 @@ class ScheduledTask(KindBase):
             return {}
         by_name = {k.name: k for k in keys}
         rules = await self._rules(aws, sorted(by_name))
-        lives = await gather_limited(*(self._live(aws, r) for r in rules))
+        lives = await gather_limited(*(self._live(aws, r, ctx) for r in rules))
         out = {}
         for live in lives:
             key = by_name[live.key.name]
             live.key = key
             out[key] = live
         return out
+
+    async def describe_arns(self, aws: AwsApi, arns: Sequence[str], ctx: Context) -> list[Live]:
+        """Rules by ARN (`...:rule/NAME` on the default bus)."""
+        rules = await self._rules(aws, sorted({a.rsplit("/", 1)[-1] for a in arns}))
+        return list(await gather_limited(*(self._live(aws, r, ctx) for r in rules)))
 
     async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         rules = await self._rules(aws, None)

@@ -256,6 +256,7 @@ class Service(KindBase):
     create_operation = "CreateService"
     identity = ("serviceName", "cluster")
     cluster_scope = ClusterScope.REQUIRED
+    inventory_type = "ecs:service"
     order = 30
     rules = RULES
     server_chosen = SERVER_CHOSEN
@@ -391,6 +392,17 @@ class Service(KindBase):
                 continue
             out[key] = [IgnoreRule("spec.desiredCount", why, external=True)]
         return out
+
+    async def describe_arns(self, aws: AwsApi, arns: Sequence[str], ctx: Context) -> list[Live]:
+        """Services by their (long-format) ARNs: `...:service/CLUSTER/NAME`."""
+        by_cluster: dict[str, list[str]] = {}
+        for arn in arns:
+            parts = arn.rsplit("/", 2)
+            if len(parts) == 3:
+                by_cluster.setdefault(parts[1], []).append(parts[2])
+        found = await gather_limited(*(self._describe(aws, c, sorted(n))
+                                       for c, n in sorted(by_cluster.items())))
+        return [lv for chunk in found for lv in chunk]
 
     async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         results = await gather_limited(*(self._in_cluster(aws, c) for c in sorted(set(clusters))))

@@ -127,6 +127,7 @@ class SpotFleet(KindBase):
     kind = "SpotFleet"
     service = "ec2"
     create_operation = "RequestSpotFleet"
+    inventory_type = "ec2:spot-fleet-request"
     order = 25
     named_by_tags = True
     external_needs_live = True
@@ -194,6 +195,19 @@ class SpotFleet(KindBase):
         wanted = {m.key for m in manifests}
         return {lv.key: lv for lv in await self._fleets(aws)
                 if lv.key in wanted and lv.owner() == ctx.owner}
+
+    async def orphans(self, aws: AwsApi, owned: Mapping[str, Mapping[str, str]],
+                      lives: Sequence[Live], ctx: Context) -> list[Live]:
+        """A fleet's live object carries its request id; the inventory its ARN."""
+        twins = {lv.arn for lv in lives}
+        gone = sorted(arn.rsplit("/", 1)[-1] for arn in owned)
+        gone = [i for i in gone if i not in twins]
+        if not gone:
+            return []
+        resp = await aws.call("ec2", "describe_spot_fleet_requests", SpotFleetRequestIds=gone)
+        found = [self._to_live(f) for f in resp.get("SpotFleetRequestConfigs", [])
+                 if f.get("SpotFleetRequestState") in LIVE_STATES]
+        return [lv for lv in found if lv is not None and lv.owner() == ctx.owner]
 
     async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         return [lv for lv in await self._fleets(aws) if lv.owner() == owner]

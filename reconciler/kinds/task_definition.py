@@ -28,7 +28,7 @@ from reconciler.core.normalize import (
     sort_set_fields,
     tags_as_map,
 )
-from reconciler.core.ownership import CONTENT_HASH_TAG, MANAGED_BY
+from reconciler.core.ownership import CONTENT_HASH_TAG, DESIRED_HASH_TAG, MANAGED_BY
 from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
 from reconciler.core.vocab import Action
 from reconciler.kinds._base import KindBase, at_least, ecs_name_errors
@@ -382,6 +382,7 @@ class TaskDefinition(KindBase):
     service = "ecs"
     create_operation = "RegisterTaskDefinition"
     identity = ("family",)
+    inventory_type = "ecs:task-definition"
     order = 20
     rules = RULES
     server_chosen = SERVER_CHOSEN
@@ -518,9 +519,15 @@ class TaskDefinition(KindBase):
         self, aws: AwsApi, manifests: Sequence[Manifest], ctx: Context,
         known: Mapping[ResourceKey, Live],
     ) -> dict[ResourceKey, Live]:
-        """The newest ACTIVE revision of each family. A family never described in this
-        process is described by name (one call, and no listing to wait for); one seen before
-        is listed, and its revision described only if it is new (revisions are immutable)."""
+        """The newest ACTIVE revision of each family. With an inventory, the newest ACTIVE
+        revisions are listed and one that this controller registered with the hash of what
+        git asks now is not described at all: revisions are immutable, so it is what git
+        asks (a revision registered or deregistered by hand changes what the listing says,
+        and is described). Without one, a family never described in this process is
+        described by name (one call, no listing to wait for); one seen before is listed, and
+        its revision described only if it is new."""
+        if ctx.owned is not None and ctx.expect is not None:
+            return await self._fetch_by_inventory(aws, manifests, ctx)
         families = sorted({m.key.name for m in manifests})
         seen = {v.key.name for v in aws.cache.values()
                 if isinstance(v, Live) and v.key.kind == self.kind}
@@ -537,6 +544,40 @@ class TaskDefinition(KindBase):
             gather_limited(*(self._describe_family(aws, f) for f in unseen)), listed())
         return {live.key: live for live in [*by_name, *by_listing] if live is not None}
 
+    async def _fetch_by_inventory(self, aws: AwsApi, manifests: Sequence[Manifest],
+                                  ctx: Context) -> dict[ResourceKey, Live]:
+        assert ctx.owned is not None and ctx.expect is not None
+        latest, owned = await gather_limited(
+            self.latest_revisions(aws, sorted({m.key.name for m in manifests})),
+            ctx.owned.arns(str(self.inventory_type)))
+        out: dict[ResourceKey, Live] = {}
+        to_describe: dict[ResourceKey, str] = {}
+        for m in manifests:
+            arn = latest.get(m.key.name)
+            if arn is None:
+                continue
+            tags = owned.get(arn)
+            cached = aws.cache.get(arn)
+            if isinstance(cached, Live):
+                out[m.key] = cached
+            elif tags and tags.get(DESIRED_HASH_TAG) and tags[DESIRED_HASH_TAG] == ctx.expect(m):
+                out[m.key] = self._as_registered(m, arn, tags, ctx)
+            else:
+                to_describe[m.key] = arn
+        described = await gather_limited(*(self.describe(aws, a) for a in to_describe.values()))
+        out.update(zip(to_describe, described, strict=True))
+        return out
+
+    def _as_registered(self, m: Manifest, arn: str, tags: dict[str, str], ctx: Context) -> Live:
+        """The live twin of a revision known, by its desired-hash tag, to hold what git asks:
+        the desired request with the revision's own tags (a tag edited by hand still shows)."""
+        spec = self.desired(m, ctx)
+        spec["tags"] = self.tags.write(tags)
+        family, revision = _revision(arn)
+        return Live(ResourceKey(self.kind, family), arn, spec, dict(tags),
+                    raw={"taskDefinitionArn": arn, "family": family, "revision": revision,
+                         "status": "ACTIVE", "verifiedBy": DESIRED_HASH_TAG})
+
     async def _describe_family(self, aws: AwsApi, family: str) -> Live | None:
         try:
             return await self.describe(aws, family)
@@ -544,6 +585,15 @@ class TaskDefinition(KindBase):
             if exc.code == "ClientException":  # no ACTIVE revision of this family
                 return None
             raise
+
+    async def orphans(self, aws: AwsApi, owned: Mapping[str, Mapping[str, str]],
+                      lives: Sequence[Live], ctx: Context) -> list[Live]:
+        """Families this controller registered that git no longer has, by their newest
+        ACTIVE revision (an old or deregistered revision of a family in git is no orphan)."""
+        in_git = {lv.key.name for lv in lives}
+        gone = sorted({_revision(arn)[0] for arn in owned} - in_git)
+        found = await gather_limited(*(self._describe_family(aws, f) for f in gone))
+        return [lv for lv in found if lv is not None and lv.owner() == ctx.owner]
 
     async def list_owned(self, aws: AwsApi, owner: str, clusters: Sequence[str]) -> list[Live]:
         families = await collect_pages(aws, "ecs", "list_task_definition_families", "families",

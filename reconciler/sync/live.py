@@ -1,16 +1,20 @@
 """Reading AWS for a plan: the live twin of every manifest (each kind batched, the kinds of
-one wave side by side), what other owners own, and, for pruning, everything this controller
-owns. Then the pure planner decides. Nothing here writes.
+one wave side by side), what other owners own, and what this controller owns that git no
+longer has (orphans, and what a prune deletes), from the inventory. Then the pure planner
+decides. Nothing here writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.core import ignore as ign
 from reconciler.core.config import Config
-from reconciler.core.kind import Context, Live, Registry, ordered
+from reconciler.core.kind import Context, Kind, Live, Registry, ordered
 from reconciler.core.manifest import Manifest, ResourceKey
-from reconciler.core.plan import Plan, plan_prune, plan_tree, prune_guard
+from reconciler.core.plan import Plan, desired_hash, plan_prune, plan_tree, prune_guard
 from reconciler.core.ports import AwsApi, gather_limited
+from reconciler.sync.inventory import Inventory
 
 CLUSTER = "Cluster"
 
@@ -68,6 +72,32 @@ async def read_external_owners(
     return out
 
 
+async def read_orphans(aws: AwsApi, inventory: Inventory, live: dict[ResourceKey, Live],
+                       ctx: Context, registry: Registry) -> list[Live]:
+    """Owned resources that are not the live twin of any manifest, every kind side by side."""
+    async def of(kind: Kind) -> list[Live]:
+        if kind.inventory_type is None:
+            return []
+        owned = await inventory.arns(kind.inventory_type)
+        lives = [lv for lv in live.values() if lv.key.kind == kind.kind]
+        return await kind.orphans(aws, owned, lives, ctx) if owned else []
+
+    found = await gather_limited(*(of(k) for k in ordered(registry)))
+    return [lv for chunk in found for lv in chunk]
+
+
+def expectation(config: Config, registry: Registry, ctx: Context
+                ) -> Callable[[Manifest], str | None]:
+    """What git asks of a manifest, as the desired-state hash a write tags it with; None
+    where a read cannot be skipped (fields another owner or an ignore rule leaves alone)."""
+    def expect(m: Manifest) -> str | None:
+        if config.ignore_rules(m):
+            return None
+        kind = registry[m.kind]
+        return desired_hash(kind, kind.desired(m, ctx), [])
+    return expect
+
+
 async def make_plan(
     aws: AwsApi,
     manifests: list[Manifest],
@@ -77,31 +107,49 @@ async def make_plan(
     *,
     prune: bool = False,
     allow_mass_prune: bool = False,
+    verify: bool = False,
 ) -> Plan:
-    """Read what the plan needs, side by side where nothing depends on it, then plan."""
+    """Read what the plan needs, side by side where nothing depends on it, then plan. With
+    `verify`, nothing is taken from the inventory's tags on trust: every revision is read."""
     async def account() -> None:
         ctx.account, ctx.region, ctx.partition = (await aws.account_id(), aws.region,
                                                   aws.partition)
 
-    live, external, _ = await gather_limited(  # what needs no live state runs alongside
-        read_live(aws, manifests, ctx, registry),
-        read_external_owners(aws, manifests, {}, registry, False),
-        account())
-    for key, rules in (await read_external_owners(aws, manifests, live, registry, True)).items():
-        external.setdefault(key, []).extend(rules)
-    plan = Plan(plan_tree(manifests, live, config, ctx, registry, external), external=external)
-    if prune:
+    inventory = Inventory(aws, config.controller,
+                          [k.inventory_type for k in registry.values() if k.inventory_type])
+    ctx.owned = inventory
+    ctx.expect = None if verify else expectation(config, registry, ctx)
+    try:
+        live, external, _ = await gather_limited(  # what needs no live state runs alongside
+            read_live(aws, manifests, ctx, registry),
+            read_external_owners(aws, manifests, {}, registry, False),
+            account())
+        for key, rules in (await read_external_owners(aws, manifests, live, registry,
+                                                      True)).items():
+            external.setdefault(key, []).extend(rules)
+        plan = Plan(plan_tree(manifests, live, config, ctx, registry, external),
+                    external=external)
+        orphans = await read_orphans(aws, inventory, live, ctx, registry)
+        complete = inventory.complete
+    finally:
+        await inventory.close()
+    if not prune:
+        plan.orphaned = orphans
+        return plan
+    if complete:
+        owned = [*(lv for lv in live.values() if lv.owner() == config.controller), *orphans]
+    else:
         owned = await read_owned(aws, config.controller, manifests, registry)
-        deletes = plan_prune(owned, {m.key for m in manifests}, registry)
-        reasons = prune_guard(deletes, owned, config.prune_max_share, registry)
-        if reasons and not allow_mass_prune:
-            plan.refused = [
-                *reasons,
-                "nothing will be deleted; re-run with --allow-mass-prune if this is intended",
-            ]
-            plan.refused_deletes = deletes
-        else:
-            plan.changes.extend(deletes)
+    deletes = plan_prune(owned, {m.key for m in manifests}, registry)
+    reasons = prune_guard(deletes, owned, config.prune_max_share, registry)
+    if reasons and not allow_mass_prune:
+        plan.refused = [
+            *reasons,
+            "nothing will be deleted; re-run with --allow-mass-prune if this is intended",
+        ]
+        plan.refused_deletes = deletes
+    else:
+        plan.changes.extend(deletes)
     return plan
 
 

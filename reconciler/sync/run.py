@@ -56,6 +56,7 @@ class Options:
     prune: bool | None = None  # None: `prune` in reconciler.yaml
     allow_mass_prune: bool = False
     allow_replace: bool = False
+    verify: bool = False  # read every revision instead of trusting its desired-hash tag
     retry_at: Mapping[ResourceKey, float] | None = None
     now: float = 0.0
     listener: Listener | None = None
@@ -73,7 +74,7 @@ async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
     ctx = Context(owner=tree.config.controller, revision=o.revision)
     prune = tree.config.prune if o.prune is None else o.prune
     plan = await make_plan(aws, tree.manifests, tree.config, ctx, registry, prune=prune,
-                           allow_mass_prune=o.allow_mass_prune)
+                           allow_mass_prune=o.allow_mass_prune, verify=o.verify)
     result = PassResult(tree, plan, ctx, select(plan, o.trigger, tree.config,
                                                 retry_at=o.retry_at, now=o.now))
     if o.on_plan:

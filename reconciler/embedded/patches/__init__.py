@@ -25,11 +25,12 @@ def patch_moto() -> None:
     with _lock:
         if _patched:
             return
-        from reconciler.embedded.patches import autoscaling, ecs, spot_fleet
+        from reconciler.embedded.patches import autoscaling, ecs, spot_fleet, tagging
 
         ecs.patch()
         autoscaling.patch()
         spot_fleet.patch()
+        tagging.patch()
         _patched = True
 
 
