@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 
 import boto3
@@ -29,6 +30,7 @@ from reconciler import __version__
 from reconciler.aws import retry
 from reconciler.aws.quotas import Pacer, pacer_from_env
 from reconciler.aws.slots import PrioritySlots
+from reconciler.aws.store import DiskStore, default_dir
 from reconciler.core.ports import AwsError, Fenced, gather_limited
 
 log = structlog.get_logger(__name__)
@@ -80,6 +82,7 @@ class Aws:
         max_attempts: int = retry.MAX_ATTEMPTS,
         pacer: Pacer | Literal["env"] | None = "env",
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        store: Path | Literal["env"] | None = "env",
     ) -> None:
         self._session = session or boto3.session.Session()
         self._max_attempts = max_attempts
@@ -106,6 +109,8 @@ class Aws:
         self.retries: Counter[str] = Counter()  # attempts after the first, by operation
         # Describe results of immutable objects (task definition revisions), by ARN.
         self.cache: dict[str, Any] = {}
+        folder = default_dir() if store == "env" else store
+        self._store = DiskStore(folder) if folder is not None else None
         self.first_write_at: float | None = None  # monotonic time of the first write call
         # Asked immediately before every write leaves (and again by botocore's before-send
         # hook, after signing): False means the write is not sent (`Fenced`). The controller
@@ -125,10 +130,19 @@ class Aws:
                 self._clients[service] = client
             return self._clients[service]
 
+    def recall(self, arn: str) -> dict[str, Any] | None:
+        answer = self._store.get(arn) if self._store is not None else None
+        return answer if isinstance(answer, dict) else None
+
+    def keep(self, arn: str, answer: dict[str, Any]) -> None:
+        if self._store is not None:
+            self._store.put(arn, answer)
+
     def unfenced(self) -> Aws:
         """An adapter of its own (same credentials, no gate, no pacing) for the lease, whose
         writes are what the fence is made of."""
-        return Aws(session=self._session, max_in_flight=4, pacer=None, sleep=self._sleep)
+        return Aws(session=self._session, max_in_flight=4, pacer=None, sleep=self._sleep,
+                   store=None)
 
     def may_write(self) -> bool:
         return self.write_gate is None or self.write_gate()

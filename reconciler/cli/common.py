@@ -8,11 +8,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from reconciler.core.load import Tree
+if TYPE_CHECKING:  # loading the tree pulls in the model and the charts: only when used
+    from reconciler.core.load import Tree
 
 DEFAULT_PATH = "manifests"
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2

@@ -48,6 +48,8 @@ class Settings:
     backoff_max: float = 600.0
     webhook_secret: str = ""
     branch: str = "main"
+    # a full read now and then, trusting no desired-hash tag (a tag edited by hand)
+    verify_interval: float = 24 * 3600.0
 
 
 @dataclass
@@ -115,6 +117,7 @@ class Controller:
         self.applied_revision: str | None = None
         self.applied_at: float | None = None
         self.synced = False  # this replica completed a pass of its own as leader
+        self.verified_at = clock()  # the first full verification is a day in, not at start
         self.source_health = SourceHealth()
         self.heartbeat = clock()
         self.last_tick = clock()
@@ -249,11 +252,14 @@ class Controller:
         tree = self.last_tree
         now = self.clock()
         leader = self.is_leader()
+        verify = now - self.verified_at >= self.settings.verify_interval
         result = await run(tree, self.aws, Options(
-            apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha,
+            apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha, verify=verify,
             retry_at={k: s.retry_at for k, s in self.statuses.items()}, now=now,
             should_stop=lambda: not self.may_write()))
         report.result = result
+        if verify:
+            self.verified_at = now
         self._after(result, report, rev.sha, now)
         self.synced = self.synced or leader
         return report

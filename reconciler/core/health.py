@@ -96,7 +96,8 @@ def update_statuses(
             status.last_error, status.failures, status.retry_at = "", 0, 0.0
             status.drift, status.held = [], ""
             if change.action is Action.CREATE:
-                status.health, status.health_reason = Health.PROGRESSING, "just created"
+                status.health, status.health_reason = (
+                    Health.UNKNOWN, "created this pass; its health is read on the next")
             else:
                 status.health, status.health_reason = health_of(key, change.live)
         elif result is not None:

@@ -67,7 +67,8 @@ def parse(pattern: str) -> tuple[Segment, ...]:
                 raise PatternError(f"ignore path {pattern!r} has an empty []")
             segments.append(int(inner) if inner.isdigit() else inner)
         else:
-            segments.append(Field(m.group(2)))
+            name = m.group(2)
+            segments.append(WILDCARD if name == WILDCARD else Field(name))
         pos = m.end()
     if not segments:
         raise PatternError(f"ignore path {pattern!r} names no field")

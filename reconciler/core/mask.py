@@ -40,7 +40,7 @@ SENSITIVE_VALUE = re.compile(
     r"|https?://[^/\s:@]{16,}@"          # a token as a URL's user name
 )
 # Runs of the alphabets random credentials are written in (base64 and base64url).
-_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{20,}")
+_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")  # '=' only as base64's padding
 _CLASSES = (str.isupper, str.islower, str.isdigit)
 
 

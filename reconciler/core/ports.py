@@ -55,6 +55,15 @@ class AwsApi(Protocol):
         fetch: Callable[[list[str]], Awaitable[Mapping[str, Any]]],
     ) -> dict[str, Any]: ...
 
+    def recall(self, arn: str) -> dict[str, Any] | None:
+        """A describe answer kept for an immutable resource (across processes, where the
+        endpoint guarantees that an ARN is never reused)."""
+        ...
+
+    def keep(self, arn: str, answer: dict[str, Any]) -> None:
+        """Keep the describe answer of an immutable resource for `recall`."""
+        ...
+
 
 async def gather_limited(*aws: Any) -> list[Any]:
     """asyncio.gather, re-raising the first error after every task has finished (so no call

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from reconciler.core import model
@@ -485,7 +485,16 @@ class TaskDefinition(KindBase):
         )
         live = self.to_live(resp["taskDefinition"], resp.get("tags"))
         aws.cache[live.arn] = live
+        aws.keep(live.arn, resp["taskDefinition"])
         return live
+
+    async def revision(self, aws: AwsApi, arn: str, tags: dict[str, str]) -> Live:
+        """A revision whose tags the inventory gave: its content (immutable) from what was
+        read before, by this process or an earlier one, else described."""
+        content = aws.recall(arn)
+        if content is None:
+            return await self.describe(aws, arn)
+        return self.to_live(content, self.tags.write(tags))
 
     async def latest_revisions(self, aws: AwsApi, families: Sequence[str]) -> dict[str, str]:
         """family -> ARN of its newest ACTIVE revision, with as few list pages as possible."""
@@ -551,21 +560,19 @@ class TaskDefinition(KindBase):
             self.latest_revisions(aws, sorted({m.key.name for m in manifests})),
             ctx.owned.arns(str(self.inventory_type)))
         out: dict[ResourceKey, Live] = {}
-        to_describe: dict[ResourceKey, str] = {}
+        to_read: dict[ResourceKey, Awaitable[Live]] = {}
         for m in manifests:
             arn = latest.get(m.key.name)
             if arn is None:
                 continue
             tags = owned.get(arn)
-            cached = aws.cache.get(arn)
-            if isinstance(cached, Live):
-                out[m.key] = cached
-            elif tags and tags.get(DESIRED_HASH_TAG) and tags[DESIRED_HASH_TAG] == ctx.expect(m):
+            if tags and tags.get(DESIRED_HASH_TAG) and tags[DESIRED_HASH_TAG] == ctx.expect(m):
                 out[m.key] = self._as_registered(m, arn, tags, ctx)
-            else:
-                to_describe[m.key] = arn
-        described = await gather_limited(*(self.describe(aws, a) for a in to_describe.values()))
-        out.update(zip(to_describe, described, strict=True))
+            elif tags:
+                to_read[m.key] = self.revision(aws, arn, tags)
+            else:  # not ours (yet): its tags decide adoption, so it is described
+                to_read[m.key] = self.describe(aws, arn)
+        out.update(zip(to_read, await gather_limited(*to_read.values()), strict=True))
         return out
 
     def _as_registered(self, m: Manifest, arn: str, tags: dict[str, str], ctx: Context) -> Live:
