@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 
 from reconciler.aws import Aws
 from reconciler.controller import alerts
+from reconciler.controller.extension import Extension
 from reconciler.controller.lease import Lease
 from reconciler.controller.metrics import Metrics
 from reconciler.core.drift import DriftTracker
@@ -100,8 +101,10 @@ class Controller:
         lease: Lease | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_pass: Callable[[PassReport], None] | None = None,
+        extensions: Sequence[Extension] = (),
     ) -> None:
         self.on_pass = on_pass
+        self.extensions = list(extensions)
         self.source = source
         self.aws = aws
         self.notifier = notifier
@@ -126,6 +129,8 @@ class Controller:
         self._failures = alerts.OnceEach()
         self._unhealthy = alerts.OnceEach()
         self._fetch_now = asyncio.Event()
+        self._targets: set[ResourceKey] = set()  # asked for a targeted pass
+        self._fetch_wanted = False
         self._stop = asyncio.Event()
         self._done = asyncio.Event()  # the loop has ended: no pass can write any more
         # Fencing: every write asks right before it leaves; the lease's own writes never do.
@@ -138,7 +143,18 @@ class Controller:
     # --- triggers -------------------------------------------------------------------------
 
     def request_fetch(self) -> None:
+        self._fetch_wanted = True
         self._fetch_now.set()
+
+    def request_targeted(self, keys: set[ResourceKey]) -> None:
+        """Re-read and re-plan these resources now, not the whole estate (an event said
+        they changed). Requests arriving together are one pass."""
+        self._targets |= keys
+        self._fetch_now.set()
+
+    def alert(self, alert: Alert) -> None:
+        """Send an alert (the leader's only)."""
+        self._alert(alert)
 
     def stop(self) -> None:
         self._stop.set()
@@ -154,13 +170,17 @@ class Controller:
     # --- one pass -------------------------------------------------------------------------
 
     async def run_pass(self, fetch: bool = True, trigger: str = "resync",
-                       only_if_new: bool = False) -> PassReport:
+                       only_if_new: bool = False, only: set[ResourceKey] | None = None
+                       ) -> PassReport:
         """One pass. With `only_if_new`, a fetch that finds the revision already known does
-        nothing (polling must not cost a full read of AWS every minute)."""
+        nothing (polling must not cost a full read of AWS every minute). With `only`, a
+        targeted pass of those resources on the last good revision."""
         async with self._lock:
             started = self.busy_since = self.clock()
             try:
-                report = await self._pass(fetch, trigger, only_if_new)
+                report = await self._pass(fetch, trigger, only_if_new, only)
+                for ext in self.extensions:
+                    ext.after_pass(self, report)
                 if self.on_pass:
                     self.on_pass(report)
                 return report
@@ -213,7 +233,8 @@ class Controller:
         self.metrics.source_last_success.set(health.last_success)
         return rev
 
-    async def _pass(self, fetch: bool, trigger: str, only_if_new: bool) -> PassReport:
+    async def _pass(self, fetch: bool, trigger: str, only_if_new: bool,
+                    only: set[ResourceKey] | None = None) -> PassReport:
         if not self.is_leader():
             return PassReport(None, trigger)  # a standby reads nothing until it leads
         rev = await self._revision(fetch)
@@ -252,27 +273,30 @@ class Controller:
         tree = self.last_tree
         now = self.clock()
         leader = self.is_leader()
-        verify = now - self.verified_at >= self.settings.verify_interval
+        verify = only is None and now - self.verified_at >= self.settings.verify_interval
         result = await run(tree, self.aws, Options(
-            apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha, verify=verify,
+            apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha, verify=verify, only=only,
             retry_at={k: s.retry_at for k, s in self.statuses.items()}, now=now,
             should_stop=lambda: not self.may_write()))
         report.result = result
         if verify:
             self.verified_at = now
-        self._after(result, report, rev.sha, now)
+        self._after(result, report, rev.sha, now, partial=only is not None)
         self.synced = self.synced or leader
         return report
 
-    def _after(self, result: PassResult, report: PassReport, sha: str, now: float) -> None:
-        """Fold a pass into statuses, metrics and alerts."""
+    def _after(self, result: PassResult, report: PassReport, sha: str, now: float,
+               partial: bool = False) -> None:
+        """Fold a pass into statuses, metrics and alerts (a targeted pass touches only its
+        resources: the others keep their status and their drift memory)."""
         plan, config = result.plan, result.tree.config
         applied = result.applied or ApplyResult()
         outcomes = applied.results()
         if applied.outcomes and any(o.result.wrote for o in applied.outcomes):
             self.applied_revision, self.applied_at = sha, time.time()
         update_statuses(self.statuses, plan, outcomes, result.verdicts, sha, now,
-                        Backoff(self.settings.backoff_base, self.settings.backoff_max), health_of)
+                        Backoff(self.settings.backoff_base, self.settings.backoff_max), health_of,
+                        forget_others=not partial)
         drift = {c.key: c for c in candidates(plan) if c.drift}
         healed = {k for k in drift if k in outcomes and outcomes[k][0].ok}
         report.drifted, report.healed = sorted(drift, key=str), sorted(healed, key=str)
@@ -316,7 +340,8 @@ class Controller:
         tasks = [asyncio.create_task(self.notifier.run()),
                  asyncio.create_task(self._watch()),
                  asyncio.create_task(self._poll()),
-                 asyncio.create_task(self._beat())]
+                 asyncio.create_task(self._beat()),
+                 *(asyncio.create_task(ext.run(self)) for ext in self.extensions)]
         if self.lease is not None:
             # renewed until the pass under way has stopped writing, not merely until SIGTERM
             tasks.append(asyncio.create_task(self.lease.keep(self._done, self._on_leadership)))
@@ -354,24 +379,38 @@ class Controller:
                 self.request_fetch()
 
     async def _loop(self) -> None:
-        """Every pass reads all of AWS, so any pass is a resync: the timer restarts after it."""
+        """Every full pass reads all of AWS, so any full pass is a resync: the timer restarts
+        after it. Targeted passes (an event named some resources) run between them."""
         next_resync = self.clock()
         fetch = True
         while not self._stop.is_set():
             due = self.clock() >= next_resync
             self._fetch_now.clear()
+            targets, self._targets = self._targets, set()
             try:
-                report = await self.run_pass(fetch=fetch, trigger="fetch" if fetch else "resync",
-                                             only_if_new=fetch and not due)
-                if due or report.new_revision or report.invalid:
-                    next_resync = self.clock() + self.settings.resync_interval
+                full = fetch or due or self.last_good is None
+                if full:
+                    report = await self.run_pass(fetch=fetch,
+                                                 trigger="fetch" if fetch else "resync",
+                                                 only_if_new=fetch and not due)
+                    if due or report.new_revision or report.invalid:
+                        next_resync = self.clock() + self.settings.resync_interval
+                    elif targets:  # the fetch found nothing new: the targets still want a look
+                        full = False
+                if not full and targets:
+                    await self.run_pass(fetch=False, trigger="event", only=targets)
             except Exception as exc:  # the loop must keep turning whatever one pass does
                 log.exception("pass.failed", error=str(exc))
                 next_resync = self.clock() + self.settings.resync_interval
             self.last_tick = self.clock()
-            timeout = max(next_resync - self.clock(), 0.0)
-            try:
-                await asyncio.wait_for(self._fetch_now.wait(), timeout)
-                fetch = True
-            except TimeoutError:
-                fetch = False
+            fetch = await self._wait(next_resync)
+
+    async def _wait(self, next_resync: float) -> bool:
+        """Until something asks for a pass or the resync is due; True when a fetch of git was
+        asked for (a poll, a webhook, a save, leadership gained)."""
+        try:
+            await asyncio.wait_for(self._fetch_now.wait(), max(next_resync - self.clock(), 0.0))
+        except TimeoutError:
+            return False
+        wanted, self._fetch_wanted = self._fetch_wanted, False
+        return wanted

@@ -76,6 +76,7 @@ def update_statuses(
     now: float,
     backoff: Backoff,
     health_of: HealthOf,
+    forget_others: bool = True,
 ) -> None:
     """Fold one pass into the statuses: applied or in sync → Synced; failed → backoff;
     pending and not applied → OutOfSync (with its drift and why it waits); owned but gone
@@ -118,8 +119,9 @@ def update_statuses(
         status.sync, status.revision = Sync.ORPHANED, revision
         status.held = "owned, no longer in git; prune is off"
         status.health, status.health_reason = health_of(live.key, live)
-    for key in [k for k in statuses if k not in seen]:
-        del statuses[key]
+    if forget_others:  # a targeted pass leaves what it did not look at as it was
+        for key in [k for k in statuses if k not in seen]:
+            del statuses[key]
 
 
 __all__ = ["Backoff", "ResourceStatus", "update_statuses"]

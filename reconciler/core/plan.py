@@ -157,6 +157,23 @@ def plan_resource(
     return change
 
 
+def with_dependencies(manifests: list[Manifest], targets: set[ResourceKey],
+                      registry: Registry) -> list[Manifest]:
+    """The targeted manifests and everything they reference, transitively (a Service's task
+    definition must be planned for its reference to resolve), in their original order."""
+    by_key = {m.key: m for m in manifests}
+    chosen: set[ResourceKey] = set()
+    todo = [k for k in targets if k in by_key]
+    while todo:
+        key = todo.pop()
+        if key in chosen:
+            continue
+        chosen.add(key)
+        todo.extend(r.key for r in registry[by_key[key].kind].references(by_key[key])
+                    if r.key in by_key)
+    return [m for m in manifests if m.key in chosen]
+
+
 def order_key(change: Change, registry: Registry) -> tuple[int, int, str]:
     """The one total order of a plan: creates and updates by kind order, then deletes in
     reverse kind order; by resource within a kind."""
@@ -227,6 +244,19 @@ def prune_guard(deletes: list[Change], owned: list[Live], max_share: float,
     return reasons
 
 
-__all__ = ["Change", "IgnoredField", "Plan", "desired_hash", "hash_of", "ignore_rules",
-           "is_drift", "order_key", "plan_prune", "plan_resource", "plan_tree", "prune_guard",
-           "resolve_refs"]
+__all__ = [
+    "Change",
+    "IgnoredField",
+    "Plan",
+    "desired_hash",
+    "hash_of",
+    "ignore_rules",
+    "is_drift",
+    "order_key",
+    "plan_prune",
+    "plan_resource",
+    "plan_tree",
+    "prune_guard",
+    "resolve_refs",
+    "with_dependencies",
+]

@@ -164,6 +164,7 @@ def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Ap
             "leader": controller.is_leader(),
             **{k: v for k, v in controller.readiness().items() if k != "reason"},
             "source": controller.source_health.to_json(),
+            **{ext.name: ext.status() for ext in controller.extensions},
             "time": time.time(),
             "resources": [s.to_json() for s in sorted(controller.statuses.values(),
                                                        key=lambda s: str(s.key))],

@@ -57,14 +57,16 @@ async def read_owned(aws: AwsApi, owner: str, manifests: list[Manifest], registr
 
 async def read_external_owners(
     aws: AwsApi, manifests: list[Manifest], live: dict[ResourceKey, Live], registry: Registry,
-    needs_live: bool | None = None,
+    needs_live: bool | None = None, everything: list[Manifest] | None = None,
 ) -> dict[ResourceKey, list[ign.IgnoreRule]]:
-    """Fields that something other than git owns (autoscaled counts), per manifest. With
-    `needs_live` given, only the kinds that do (or do not) need the live objects."""
+    """Fields that something other than git owns (autoscaled counts), per manifest, judged
+    against the whole tree (`everything`). With `needs_live` given, only the kinds that do
+    (or do not) need the live objects."""
     by_kind = {k: ms for k, ms in _by_kind(manifests).items()
                if needs_live is None or registry[k].external_needs_live == needs_live}
+    whole = everything if everything is not None else manifests
     results = await gather_limited(
-        *(registry[k].external_owners(aws, ms, manifests, live) for k, ms in by_kind.items()))
+        *(registry[k].external_owners(aws, ms, whole, live) for k, ms in by_kind.items()))
     out: dict[ResourceKey, list[ign.IgnoreRule]] = {}
     for r in results:
         for key, rules in r.items():
@@ -108,9 +110,15 @@ async def make_plan(
     prune: bool = False,
     allow_mass_prune: bool = False,
     verify: bool = False,
+    only: set[ResourceKey] | None = None,
+    everything: list[Manifest] | None = None,
 ) -> Plan:
     """Read what the plan needs, side by side where nothing depends on it, then plan. With
-    `verify`, nothing is taken from the inventory's tags on trust: every revision is read."""
+    `verify`, nothing is taken from the inventory's tags on trust: every revision is read.
+    With `only`, `manifests` is a targeted subset of `everything` (the whole tree): no
+    orphans are looked for, and a prune deletes only targeted resources git no longer has."""
+    everything = everything if everything is not None else manifests
+    targeted = only is not None
     async def account() -> None:
         ctx.account, ctx.region, ctx.partition = (await aws.account_id(), aws.region,
                                                   aws.partition)
@@ -122,15 +130,15 @@ async def make_plan(
     try:
         live, external, _ = await gather_limited(  # what needs no live state runs alongside
             read_live(aws, manifests, ctx, registry),
-            read_external_owners(aws, manifests, {}, registry, False),
+            read_external_owners(aws, manifests, {}, registry, False, everything),
             account())
         for key, rules in (await read_external_owners(aws, manifests, live, registry,
-                                                      True)).items():
+                                                      True, everything)).items():
             external.setdefault(key, []).extend(rules)
         plan = Plan(plan_tree(manifests, live, config, ctx, registry, external),
                     external=external)
-        orphans = await read_orphans(aws, inventory, live, ctx, registry)
-        complete = inventory.complete
+        orphans = [] if targeted else await read_orphans(aws, inventory, live, ctx, registry)
+        complete = inventory.complete and not targeted
     finally:
         await inventory.close()
     if not prune:
@@ -139,8 +147,10 @@ async def make_plan(
     if complete:
         owned = [*(lv for lv in live.values() if lv.owner() == config.controller), *orphans]
     else:
-        owned = await read_owned(aws, config.controller, manifests, registry)
-    deletes = plan_prune(owned, {m.key for m in manifests}, registry)
+        owned = await read_owned(aws, config.controller, everything, registry)
+    deletes = plan_prune(owned, {m.key for m in everything}, registry)
+    if only is not None:
+        deletes = [d for d in deletes if d.key in only]
     reasons = prune_guard(deletes, owned, config.prune_max_share, registry)
     if reasons and not allow_mass_prune:
         plan.refused = [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from reconciler.core.kind import Context, Registry
 from reconciler.core.load import Tree
 from reconciler.core.manifest import ResourceKey
-from reconciler.core.plan import Change, Plan
+from reconciler.core.plan import Change, Plan, with_dependencies
 from reconciler.core.policy import Trigger, Verdict, select
 from reconciler.core.ports import AwsApi
 from reconciler.core.vocab import Decision
@@ -57,6 +57,9 @@ class Options:
     allow_mass_prune: bool = False
     allow_replace: bool = False
     verify: bool = False  # read every revision instead of trusting its desired-hash tag
+    # a targeted pass: only these resources (and what they reference) are read and planned;
+    # nothing is pruned and no orphan is looked for
+    only: set[ResourceKey] | None = None
     retry_at: Mapping[ResourceKey, float] | None = None
     now: float = 0.0
     listener: Listener | None = None
@@ -72,9 +75,14 @@ async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
     if not tree.ok:
         raise InvalidTree(tree)
     ctx = Context(owner=tree.config.controller, revision=o.revision)
+    manifests = tree.manifests
     prune = tree.config.prune if o.prune is None else o.prune
-    plan = await make_plan(aws, tree.manifests, tree.config, ctx, registry, prune=prune,
-                           allow_mass_prune=o.allow_mass_prune, verify=o.verify)
+    if o.only is not None:
+        manifests = with_dependencies(manifests, o.only, registry)
+        prune = bool(o.prune)  # a targeted pass prunes only when asked
+    plan = await make_plan(aws, manifests, tree.config, ctx, registry, prune=prune,
+                           allow_mass_prune=o.allow_mass_prune, verify=o.verify, only=o.only,
+                           everything=tree.manifests)
     result = PassResult(tree, plan, ctx, select(plan, o.trigger, tree.config,
                                                 retry_at=o.retry_at, now=o.now))
     if o.on_plan:
