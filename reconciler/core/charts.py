@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reconciler.core.files import inside, read_text
 from reconciler.core.manifest import (
@@ -30,6 +29,7 @@ from reconciler.core.manifest import (
     manifests_in,
     parse_documents,
 )
+from reconciler.core.sandbox import chart_env, render_chart
 
 RELEASE = "Release"
 CHARTS_DIR = "charts"
@@ -41,14 +41,6 @@ class Chart:
     root: Path
     defaults: dict[str, Any] = field(default_factory=dict)
     schema: dict[str, Any] = field(default_factory=dict)
-
-
-def _env() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                        keep_trailing_newline=True)
-    env.filters["tojson"] = lambda v: json.dumps(v, sort_keys=True)
-    env.filters["toyaml"] = lambda v: json.dumps(v, sort_keys=True)  # JSON is YAML, inline
-    return env
 
 
 def deep_merge(base: Any, over: Any) -> Any:
@@ -186,7 +178,7 @@ def expand(release: Manifest, release_path: Path, boundary: Path, display: Any
         return [], errors
     context = {"values": values, "release": {"name": release.name, "cluster": release.cluster,
                                               "labels": release.labels}}
-    env = _env()
+    env = chart_env()
     out: list[Manifest] = []
     for template in sorted((chart.root / "templates").glob("*.y*ml")):
         shown = display(template)
@@ -196,13 +188,22 @@ def expand(release: Manifest, release_path: Path, boundary: Path, display: Any
             errors.append(source)
             continue
         try:
-            text = env.from_string(source).render(context)
+            text = render_chart(env, source, context, shown)
         except TemplateSyntaxError as exc:
             errors.append(LoadError(shown, exc.lineno, f"template error: {exc.message}",
                                     f"{release.kind}/{release.name}"))
             continue
         except (UndefinedError, SecurityError, TemplateError) as exc:
             errors.append(LoadError(shown, _template_line(exc), f"chart {chart.name}: {exc}",
+                                    f"{release.kind}/{release.name}"))
+            continue
+        except RecursionError as exc:
+            errors.append(LoadError(shown, _template_line(exc), f"chart {chart.name}: "
+                                    "recursion too deep", f"{release.kind}/{release.name}"))
+            continue
+        except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
+            errors.append(LoadError(shown, _template_line(exc), f"chart {chart.name}: "
+                                    f"{type(exc).__name__}: {exc}",
                                     f"{release.kind}/{release.name}"))
             continue
         for m in manifests_in(text, shown):

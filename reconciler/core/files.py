@@ -27,13 +27,16 @@ def read_text(path: Path, shown: str) -> str | LoadError:
         data = path.read_bytes()
     except OSError as exc:
         return LoadError(shown, 1, f"cannot read: {exc.strerror or exc}")
-    if b"\x00" in data:
-        return LoadError(shown, 1, "not UTF-8 text (a binary file)")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        return LoadError(shown, data.count(b"\n", 0, nul) + 1,
+                         f"not UTF-8 text: a binary file (NUL byte at offset {nul})")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        return LoadError(shown, line, "not UTF-8 text")
+        line = data.count(b"\n", 0, exc.start) + 1
+        return LoadError(shown, line, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset "
+                                      f"{exc.start} ({exc.reason})")
 
 
 __all__ = ["MAX_FILE_BYTES", "inside", "read_text"]
