@@ -25,6 +25,9 @@ def seed_network(url: str, region: str, subnets: list[str], security_groups: lis
     known_subnets = {s.id for az in backend.subnets.values() for s in az.values()}
     known_groups = {g.id for groups in backend.groups.values() for g in groups.values()}
     vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    # as a default VPC has them, and as tasks with awsvpc networking need them in moto
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     for i, wanted in enumerate(s for s in subnets if s not in known_subnets):
         sn = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24")["Subnet"]
         zone = backend.subnets[sn["AvailabilityZone"]]
