@@ -2,7 +2,7 @@
 retries, quotas, slots); everything else reaches AWS through `reconciler.core.ports.AwsApi`.
 """
 
-from reconciler.aws.client import Aws, NoRegionError, region_of
+from reconciler.aws.client import Aws, ConnectError, NoRegionError, connect, region_of
 from reconciler.core.ports import AwsError
 
-__all__ = ["Aws", "AwsError", "NoRegionError", "region_of"]
+__all__ = ["Aws", "AwsError", "ConnectError", "NoRegionError", "connect", "region_of"]

@@ -69,6 +69,25 @@ def region_of(session: boto3.session.Session | None = None) -> str:
     return str(region)
 
 
+class ConnectError(Exception):
+    """AWS cannot be reached as configured (a profile that does not exist, no Region): one
+    line for the person who typed it."""
+
+
+def connect(profile: str | None = None, region: str | None = None,
+            endpoint_url: str | None = None, parallelism: int = 16) -> Aws:
+    """The adapter for explicit settings, each falling back on the standard AWS
+    environment; a configuration problem is a ConnectError, not a traceback."""
+    try:
+        session = boto3.session.Session(profile_name=profile, region_name=region)
+        region_of(session)
+    except NoRegionError as exc:
+        raise ConnectError(str(exc)) from exc
+    except BotoCoreError as exc:
+        raise ConnectError(str(exc)) from exc
+    return Aws(session=session, max_in_flight=parallelism, endpoint_url=endpoint_url)
+
+
 class Aws:
     """boto3 behind the pacer and a bounded number of slots in flight, retrying what
     botocore's standard policy calls retryable. Clients are built once (they are thread-safe
@@ -83,8 +102,10 @@ class Aws:
         pacer: Pacer | Literal["env"] | None = "env",
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         store: Path | Literal["env"] | None = "env",
+        endpoint_url: str | None = None,
     ) -> None:
         self._session = session or boto3.session.Session()
+        self._endpoint_url = endpoint_url  # else AWS_ENDPOINT_URL, else AWS's own
         self._max_attempts = max_attempts
         self._sleep = sleep  # between attempts; tests hand in one that does not wait
         self._config = Config(
@@ -125,7 +146,8 @@ class Aws:
         with self._lock:
             if service not in self._clients:
                 client = self._session.client(service, config=self._config,
-                                              region_name=self.region)
+                                              region_name=self.region,
+                                              endpoint_url=self._endpoint_url)
                 client.meta.events.register("before-send", self._last_check)
                 self._clients[service] = client
             return self._clients[service]
@@ -142,7 +164,7 @@ class Aws:
         """An adapter of its own (same credentials, no gate, no pacing) for the lease, whose
         writes are what the fence is made of."""
         return Aws(session=self._session, max_in_flight=4, pacer=None, sleep=self._sleep,
-                   store=None)
+                   store=None, endpoint_url=self._endpoint_url)
 
     def may_write(self) -> bool:
         return self.write_gate is None or self.write_gate()

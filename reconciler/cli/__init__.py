@@ -7,20 +7,30 @@ Exit codes follow `terraform plan -detailed-exitcode`: 0 in sync / success, 2 ch
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from reconciler.cli import apply, demo, diff, import_, logs, render, schema, serve, validate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--log-level", default=os.environ.get("RECONCILER_LOG_LEVEL", "warning"),
-              show_default=True, help="debug, info, warning or error.")
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                                "auto_envvar_prefix": "RECONCILER", "show_default": True})
+@click.option("--log-level", envvar="RECONCILER_LOG_LEVEL", default=None,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="How much to log (default: info for serve, warning for the others).")
+@click.option("--log-format", envvar="RECONCILER_LOG_FORMAT", default="auto",
+              type=click.Choice(logs.FORMATS),
+              help="json, console, or auto: console on a terminal, JSON lines otherwise.")
 @click.version_option(package_name="ecs-reconciler")
-def main(log_level: str) -> None:
-    """Keep Amazon ECS equal to the manifests in git."""
-    logs.configure(log_level)
+@click.pass_context
+def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
+    """Keep Amazon ECS equal to the manifests in git.
+
+    Every option can also be set in the environment as RECONCILER_<OPTION> (for example
+    RECONCILER_REGION, RECONCILER_LOG_LEVEL), or RECONCILER_<COMMAND>_<OPTION>.
+    Shell completion: eval "$(_RECONCILER_COMPLETE=bash_source reconciler)" (zsh_source,
+    fish_source for the other shells)."""
+    default = "info" if ctx.invoked_subcommand == "serve" else "warning"
+    logs.configure(log_level or default, log_format)
 
 
 for command in (validate.validate, render.render, diff.diff, apply.apply, demo.demo,

@@ -13,14 +13,18 @@ import click
 from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
+    aws_options,
     colour,
     fail,
     load_or_exit,
+    make_aws,
     mass_prune_option,
     no_color_option,
     path_argument,
     prune_option,
     run_async,
+    selection,
+    target_options,
     verify_option,
 )
 
@@ -36,25 +40,37 @@ from reconciler.cli.common import (
               help="Git revision to record (default: HEAD of PATH's repo).")
 @no_color_option
 @verify_option
+@target_options
+@aws_options
 def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
-          allow_replace: bool, revision: str | None, no_color: bool, verify: bool) -> None:
+          allow_replace: bool, revision: str | None, no_color: bool, verify: bool,
+          targets: tuple[str, ...], labels: tuple[str, ...], profile: str | None,
+          region: str | None, endpoint_url: str | None, parallelism: int) -> None:
     """Make AWS equal to git (PATH). Exit 0 when everything applied, 1 otherwise."""
-    from reconciler.aws import Aws
     from reconciler.core.format import plan_json, plan_text
-    from reconciler.edges.git import revision_of
+    from reconciler.edges.git import has_local_changes, revision_of
     from reconciler.sync.run import Options, PassResult, run
 
     tree = load_or_exit(path, output)
+    if revision is None:
+        revision = revision_of(path)
+        if revision and has_local_changes(path):
+            revision += "-dirty"
+            click.echo(f"warning: {path} has uncommitted changes: what is applied is not "
+                       f"commit {revision[:12]}; resources are tagged {revision[:12]}…-dirty",
+                       err=True)
+    only = selection(tree, targets, labels)
+    aws = make_aws(profile, region, endpoint_url, parallelism)
 
     def show_plan(planned: PassResult) -> None:
         if output == "text" and not planned.plan.refused:
             click.echo(plan_text(planned.plan, colour(no_color)))
 
     try:
-        result = run_async(run(tree, Aws(), Options(
-            apply=True, revision=revision or revision_of(path), prune=prune,
+        result = run_async(run(tree, aws, Options(
+            apply=True, revision=revision, prune=prune,
             allow_mass_prune=allow_mass_prune, allow_replace=allow_replace, verify=verify,
-            on_plan=show_plan)))
+            only=only, on_plan=show_plan)))
     except Exception as exc:
         fail(str(exc))
     plan = result.plan

@@ -36,6 +36,57 @@ verify_option = click.option(
          "the reconciler put on it (guards against tags edited by hand).")
 
 
+def aws_options(fn: Any) -> Any:
+    """--profile, --region, --endpoint-url, --parallelism: how to reach AWS (else the standard
+    AWS environment: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...)."""
+    for option in reversed([
+        click.option("--profile", envvar="RECONCILER_PROFILE", default=None,
+                     help="AWS named profile (default: AWS_PROFILE, else the default chain)."),
+        click.option("--region", envvar="RECONCILER_REGION", default=None,
+                     help="AWS Region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)."),
+        click.option("--endpoint-url", envvar="RECONCILER_ENDPOINT_URL", default=None,
+                     help="Send every AWS call here (a stand-in such as moto; default: "
+                          "AWS_ENDPOINT_URL, else AWS)."),
+        click.option("--parallelism", envvar="RECONCILER_PARALLELISM", type=click.IntRange(1, 64),
+                     default=16, show_default=True, help="AWS calls in flight at once."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def target_options(fn: Any) -> Any:
+    """--target and -l: aim at some resources (and what they reference); prune is off under
+    a selector unless --prune is given."""
+    fn = click.option("-l", "--selector", "labels", multiple=True, envvar="RECONCILER_SELECTOR",
+                      help="Only manifests with this label, key=value (repeatable: all "
+                           "must match).")(fn)
+    return click.option("--target", "targets", multiple=True, envvar="RECONCILER_TARGET",
+                        help="Only this resource, Kind/[cluster/]name, name may be a glob "
+                             "(repeatable).")(fn)
+
+
+def selection(tree: Tree, targets: tuple[str, ...], labels: tuple[str, ...]) -> Any:
+    """The keys --target / -l pick, or None; a selector matching nothing is an error."""
+    from reconciler.core.select import SelectionError, select
+
+    try:
+        return select(tree.manifests, targets, labels)
+    except SelectionError as exc:
+        fail(str(exc))
+
+
+def make_aws(profile: str | None, region: str | None, endpoint_url: str | None,
+             parallelism: int) -> Any:
+    """The AWS adapter for these options, or a one-line error (a profile that does not
+    exist, no Region) instead of a traceback."""
+    from reconciler.aws import ConnectError, connect
+
+    try:
+        return connect(profile, region, endpoint_url, parallelism)
+    except ConnectError as exc:
+        fail(str(exc))
+
+
 def colour(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 

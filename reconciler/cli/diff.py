@@ -13,15 +13,19 @@ from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
+    aws_options,
     colour,
     fail,
     load_or_exit,
+    make_aws,
     mass_prune_option,
     no_color_option,
     output_option,
     path_argument,
     prune_option,
     run_async,
+    selection,
+    target_options,
     verify_option,
 )
 
@@ -33,20 +37,25 @@ from reconciler.cli.common import (
 @mass_prune_option
 @no_color_option
 @verify_option
+@target_options
+@aws_options
 def diff(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
-         no_color: bool, verify: bool) -> None:
+         no_color: bool, verify: bool, targets: tuple[str, ...], labels: tuple[str, ...],
+         profile: str | None, region: str | None, endpoint_url: str | None,
+         parallelism: int) -> None:
     """Show what differs between git (PATH) and AWS. Exit 0 in sync, 2 changes, 1 error."""
-    from reconciler.aws import Aws
     from reconciler.core.format import plan_json, plan_markdown, plan_text
     from reconciler.core.policy import Trigger
     from reconciler.edges.git import revision_of
     from reconciler.sync.run import Options, run
 
     tree = load_or_exit(path, output)
+    only = selection(tree, targets, labels)
+    aws = make_aws(profile, region, endpoint_url, parallelism)
     try:
-        result = run_async(run(tree, Aws(), Options(
+        result = run_async(run(tree, aws, Options(
             trigger=Trigger.AUTOMATED, revision=revision_of(path), prune=prune,
-            allow_mass_prune=allow_mass_prune, verify=verify)))
+            allow_mass_prune=allow_mass_prune, verify=verify, only=only)))
     except Exception as exc:
         fail(str(exc))
     plan, verdicts = result.plan, result.verdicts

@@ -1,4 +1,7 @@
-"""structlog set-up: readable on a TTY, JSON lines otherwise; secrets masked on every line."""
+"""Logging: structlog lines, readable on a terminal, JSON off one (or as --log-format says),
+secrets masked on every line. The standard library's loggers (botocore, aiohttp, urllib3,
+moto's werkzeug) go through the same processors, so a JSON log is JSON on every line, and an
+exception is a structured field with its traceback, never a bare `exc_info: true`."""
 
 from __future__ import annotations
 
@@ -11,32 +14,70 @@ import structlog
 
 from reconciler.core.mask import mask_text
 
+FORMATS = ("auto", "json", "console")
 
-def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
+def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]
+                ) -> MutableMapping[str, Any]:
     for k, v in list(event.items()):
-        if isinstance(v, str):
-            event[k] = mask_text(v)
+        event[k] = _masked(v)
     return event
 
 
-def configure(level: str = "info", json_lines: bool | None = None) -> None:
-    """Configure structlog once per process; logs go to stderr so stdout stays the output."""
-    if json_lines is None:
-        json_lines = not sys.stderr.isatty()
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
-    )
+# A traceback as data, without the frames' local variables (they may hold secrets).
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+
+
+def configure(level: str = "info", fmt: str = "auto") -> None:
+    """Configure structlog and the standard library's logging once per process; logs go to
+    stderr, so stdout stays the command's output. Output is line-buffered either way."""
+    json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    number = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    renderer: Any = (structlog.processors.JSONRenderer() if json_lines
+                     else structlog.dev.ConsoleRenderer())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.make_filtering_bound_logger(number),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *([_TRACEBACKS] if json_lines else []),
             _mask_event,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(number)
+    for noisy in ("botocore", "urllib3", "aiohttp.access", "werkzeug", "watchfiles"):
+        logging.getLogger(noisy).setLevel(max(number, logging.WARNING))
+    for stream in (sys.stdout, sys.stderr):  # alerts printed to a pipe appear at once
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+
+
+__all__ = ["FORMATS", "configure"]

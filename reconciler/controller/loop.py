@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -322,6 +323,11 @@ class Controller:
                 self._alert(alerts.recovered_alert(key))
         self.metrics.observe_statuses(self.statuses.values(), len(drift) - len(healed))
         self.metrics.orphaned.set(len(plan.orphaned))
+        results = Counter(str(o.result) for o in applied.outcomes)
+        log.info("pass.done", trigger=report.trigger, revision=sha, targeted=partial,
+                 resources=len(plan.changes), pending=len(plan.pending),
+                 held=len(result.held()), drifted=len(drift), healed=len(healed),
+                 orphaned=len(plan.orphaned), **results)
         if self.applied_revision:
             self.metrics.set_applied(self.applied_revision, self.applied_at or 0.0)
 

@@ -3,8 +3,11 @@ Markdown for pull-request comments. Every value passes through `mask` first."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
+
+import yaml
 
 from reconciler.core.diff import ABSENT, FieldChange
 from reconciler.core.ignore import show
@@ -12,7 +15,7 @@ from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask
 from reconciler.core.plan import Change, Plan
 from reconciler.core.policy import Verdict
-from reconciler.core.vocab import Action, Decision
+from reconciler.core.vocab import Action, Decision, Hold
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
@@ -60,6 +63,8 @@ def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
         out["adopt"] = True
     if c.live:
         out["arn"] = c.live.arn
+    if c.manifest is not None:
+        out["file"], out["line"] = c.manifest.file, c.manifest.line
     if c.action is not Action.DELETE and c.live is not None:
         out["drift"] = c.drift
     held = _held(c, verdicts)
@@ -101,40 +106,135 @@ def _style(text: str, colour: str | None, enabled: bool, bold: bool = False) -> 
     return click.style(text, fg=colour, bold=bold)
 
 
+# --- text and Markdown: what people read ----------------------------------------------------
+
+INDENT = "    "
+Line = tuple[str | None, str]  # (colour, text)
+
+
+def _yaml(value: Any) -> list[str]:
+    """A value as YAML lines (blocks for maps and lists, one line for a scalar)."""
+    if isinstance(value, dict | list) and value:
+        text = yaml.safe_dump(value, default_flow_style=False, sort_keys=True, width=100,
+                              allow_unicode=True)
+        return text.rstrip("\n").split("\n")
+    return [_value(value)]
+
+
+def _is_block(value: Any) -> bool:
+    return isinstance(value, dict | list) and bool(value)
+
+
+def _block(symbol: str, colour: str, path: str, value: Any) -> list[Line]:
+    if not _is_block(value):
+        return [(colour, f"{symbol} {path}: {_value(value)}")]
+    return [(colour, f"{symbol} {path}:"), *((colour, f"{symbol}     {line}")
+                                             for line in _yaml(value))]
+
+
+def _lines_changed(path: str, old: Any, new: Any) -> list[Line]:
+    """A changed block as line-level changes inside it, like a unified diff."""
+    before, after = _yaml(old), _yaml(new)
+    out: list[Line] = [("yellow", f"~ {path}:")]
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=before, b=after).get_opcodes():
+        if op == "equal":
+            out.extend((None, f"      {line}") for line in before[i1:i2])
+            continue
+        out.extend(("red", f"-     {line}") for line in before[i1:i2])
+        out.extend(("green", f"+     {line}") for line in after[j1:j2])
+    return out
+
+
+def _live_default(c: Change, f: FieldChange) -> str:
+    """What AWS has where git sets a field AWS holds at its default: the live value when the
+    describe shows it, noted as AWS's default."""
+    if c.live is not None and len(f.path) == 1 and f.path[0] in c.live.spec:
+        raw = c.live.spec[f.path[0]]
+        if raw not in (None, [], {}):
+            return f"{_value(mask(raw, f.path))} (AWS default)"
+    return "(AWS default)"
+
+
+def field_lines(c: Change, f: FieldChange) -> list[Line]:
+    """The lines one field change reads as."""
+    old, new = _masked(f)
+    path = show(f.path)[len("spec."):] if f.path else "(resource)"
+    if c.action is Action.CREATE:
+        return _block("+", "green", path, new)
+    top = len(f.path) == 1
+    if f.op == "add" and not top:
+        return _block("+", "green", path, new)
+    if f.op == "remove" and not top:
+        return _block("-", "red", path, old)
+    if f.op == "add":
+        if _is_block(new):
+            return [("yellow", f"~ {path}: {_live_default(c, f)} →"),
+                    *(("green", f"+     {line}") for line in _yaml(new))]
+        return [("yellow", f"~ {path}: {_live_default(c, f)} → {_value(new)}")]
+    if f.op == "remove":
+        if _is_block(old):
+            return [("yellow", f"~ {path}: → (AWS default)"),
+                    *(("red", f"-     {line}") for line in _yaml(old))]
+        return [("yellow", f"~ {path}: {_value(old)} → (AWS default)")]
+    if _is_block(old) or _is_block(new):
+        return _lines_changed(path, old, new)
+    return [("yellow", f"~ {path}: {_value(old)} → {_value(new)}")]
+
+
+def where(c: Change) -> str:
+    """Where a change comes from and goes to: the manifest's file:line, the live ARN."""
+    parts = []
+    if c.manifest is not None:
+        origin = f" ({c.manifest.origin})" if c.manifest.origin else ""
+        parts.append(f"{c.manifest.file}:{c.manifest.line}{origin}")
+    if c.live is not None:
+        parts.append(c.live.arn)
+    return "  →  ".join(parts)
+
+
+def _head(c: Change, verdicts: Verdicts | None) -> str:
+    note = " (adopting: not yet owned by this controller)" if c.adopt else ""
+    if c.note:
+        note = f" ({c.note})"
+    held = _held(c, verdicts)
+    if c.drift and (held is None or held.hold is not Hold.SELF_HEAL_OFF):
+        note += " (drift: AWS changed behind git's back)"
+    if held is not None:
+        note += f" ({held.reason})"
+    return f"{SYMBOL[c.action]} {c.key} ({c.action}){note}"
+
+
+def _summary(plan: Plan) -> str:
+    counts = plan.counts()
+    if not plan.pending:
+        text = "No changes: AWS matches git."
+    else:
+        text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
+                f"{counts['replace']} to replace, {counts['delete']} to delete.")
+    if plan.refused:
+        text += (f" Prune refused: {len(plan.refused_deletes)} deletion(s) held back; apply "
+                 "applies nothing until --allow-mass-prune.")
+    if plan.orphaned:
+        text += f" {len(plan.orphaned)} orphaned (owned, no longer in git)."
+    return text
+
+
 def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None) -> str:
     lines: list[str] = []
     for c in plan.pending:
-        sym = SYMBOL[c.action]
-        note = " (adopting: not yet owned by this controller)" if c.adopt else ""
-        if c.note:
-            note = f" ({c.note})"
-        held = _held(c, verdicts)
-        if held is not None:
-            note += f" ({held.reason})"
-        head = f"{sym} {c.key} ({c.action}){note}"
-        lines.append(_style(head, COLOUR[c.action], colour, bold=True))
+        lines.append(_style(_head(c, verdicts), COLOUR[c.action], colour, bold=True))
+        place = where(c)
+        if place:
+            lines.append(_style(f"{INDENT}# {place}", None, colour))
         if c.action is Action.DELETE:
             continue
         for f in c.fields:
-            old, new = _masked(f)
-            path = show(f.path)[len("spec.") :] if f.path else "(resource)"
-            if c.action is Action.CREATE:
-                lines.append(_style(f"    + {path}: {_value(new)}", "green", colour))
-            elif f.op == "add" and len(f.path) == 1:
-                lines.append(_style(f"    ~ {path}: (AWS default) → {_value(new)}", "yellow",
-                                    colour))
-            elif f.op == "add":
-                lines.append(_style(f"    + {path}: {_value(new)}", "green", colour))
-            elif f.op == "remove" and len(f.path) == 1:
-                lines.append(_style(f"    ~ {path}: {_value(old)} → (AWS default)", "yellow",
-                                    colour))
-            elif f.op == "remove":
-                lines.append(_style(f"    - {path}: {_value(old)}", "red", colour))
-            else:
-                lines.append(_style(f"    ~ {path}: {_value(old)} → {_value(new)}", "yellow", colour))
+            lines.extend(_style(INDENT + text, hue, colour) for hue, text in field_lines(c, f))
         for i in c.ignored:
-            lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
+            lines.append(_style(f"{INDENT}ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
                                 None, colour))
+    for c in plan.refused_deletes:
+        lines.append(_style(f"- {c.key} (delete, held back: prune refused)", "red", colour))
     for c in plan.adoptions:
         if c.action is Action.NOOP:
             lines.append(_style(f"= {c.key} (in sync; adopting: apply tags it as owned)", "cyan",
@@ -144,46 +244,47 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
             continue
         lines.append(_style(f"= {c.key} (in sync)", None, colour))
         for i in c.ignored:
-            lines.append(_style(f"    ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
+            lines.append(_style(f"{INDENT}ignored: {show(i.path)[len('spec.'):]} ({i.reason})",
                                 None, colour))
     for lv in plan.orphaned:
         lines.append(_style(f"? {lv.key} (orphaned: owned by this controller, no longer in git; "
                             "--prune deletes it)", "magenta", colour))
-    counts = plan.counts()
     for r in plan.refused:
         lines.append(_style(f"refused: {r}", "red", colour, bold=True))
-    if not plan.pending:
-        lines.append("No changes: AWS matches git.")
-    else:
-        lines.append(
-            f"Plan: {counts['create']} to create, {counts['update']} to update, "
-            f"{counts['replace']} to replace, {counts['delete']} to delete."
-        )
+    lines.append(_summary(plan))
     return "\n".join(lines)
 
 
 def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
-    if not plan.pending:
-        return "### reconciler diff\n\nNo changes: AWS matches git.\n"
-    out = ["### reconciler diff", ""]
+    """A pull-request comment: the summary first, then one collapsible block per resource,
+    the same lines as the text, secrets masked."""
     counts = plan.counts()
-    out.append(
-        f"**{counts['create']}** to create, **{counts['update']}** to update, "
-        f"**{counts['replace']}** to replace, **{counts['delete']}** to delete."
-    )
-    for c in plan.pending:
+    out = ["### reconciler diff", "",
+           (f"**{counts['create']}** to create, **{counts['update']}** to update, "
+            f"**{counts['replace']}** to replace, **{counts['delete']}** to delete."
+            if plan.pending else "No changes: AWS matches git.")]
+    if plan.refused:
+        out += ["", "> :no_entry: **Prune refused: nothing will be applied.**"]
+        out += [f"> - {r}" for r in plan.refused]
+    if plan.orphaned:
+        out += ["", f"**{len(plan.orphaned)}** orphaned (owned, no longer in git): "
+                + ", ".join(f"`{lv.key}`" for lv in plan.orphaned)]
+    for c in [*plan.pending, *plan.refused_deletes]:
         held = _held(c, verdicts)
         why = f" — {held.reason}" if held is not None else ""
+        if c in plan.refused_deletes:
+            why = " — held back: prune refused"
         out += ["", f"<details><summary><code>{SYMBOL[c.action]} {c.key}</code> ({c.action})"
-                    f"{why}</summary>", "", "```diff"]
-        for f in c.fields:
-            old, new = _masked(f)
-            path = show(f.path)[len("spec.") :] if f.path else "(resource)"
-            if f.op != "add" and c.action is not Action.CREATE:
-                out.append(f"- {path}: {_value(old)}")
-            if f.op != "remove":
-                out.append(f"+ {path}: {_value(new)}")
+                    f"{why}</summary>", ""]
+        place = where(c)
+        if place:
+            out += [f"`{place}`", ""]
+        out.append("```diff")
+        for f in c.fields if c.action is not Action.DELETE else ():
+            # GitHub colours '!' lines as changed; '~' is plain text there
+            out.extend("!" + text[1:] if text.startswith("~") else text
+                       for _hue, text in field_lines(c, f))
+        if c.action is Action.DELETE:
+            out.append(f"- {c.key}")
         out += ["```", "</details>"]
-    for r in plan.refused:
-        out.append(f"\n> refused: {r}")
     return "\n".join(out) + "\n"

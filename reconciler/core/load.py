@@ -17,7 +17,7 @@ from reconciler.core.files import MAX_FILE_BYTES, inside, read_text
 from reconciler.core.kind import Registry
 from reconciler.core.manifest import CONFIG_FILE, LoadError, Manifest, display_path, manifests_in
 from reconciler.core.normalize import Doc
-from reconciler.core.validate import check_manifests
+from reconciler.core.validate import check_manifests, habit_warnings
 
 
 def is_values_file(rel: Path) -> bool:
@@ -135,7 +135,8 @@ def load_tree(root: Path, registry: Registry, boundary: Path | None = None) -> T
     config, config_errors = load_config(tree.root)
     tree.config = config
     tree.errors.extend(config_errors)
-    checked = check_manifests(tree.manifests, registry)
+    checked = [*check_manifests(tree.manifests, registry),
+               *habit_warnings(tree.manifests, config, registry)]
     tree.errors.extend(e for e in checked if not e.warning)
     tree.warnings.extend(e for e in checked if e.warning)
     tree.errors.sort(key=lambda e: (e.file, e.line, e.message))

@@ -10,21 +10,35 @@ import re
 from functools import cache
 from typing import Any
 
-import botocore.session
-from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+from botocore.loaders import Loader, create_loader
+from botocore.model import (
+    ListShape,
+    MapShape,
+    OperationModel,
+    ServiceModel,
+    Shape,
+    StructureShape,
+)
 
 Path_ = tuple[str | int, ...]
 
 
 @cache
-def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
+def _loader() -> Loader:
+    """botocore's model files, read without a session: validation works offline and never
+    looks at AWS profiles or credentials (a mistyped AWS_PROFILE must not break it)."""
+    return create_loader()
+
+
+@cache
+def service_model(service: str) -> ServiceModel:
+    return ServiceModel(_loader().load_service_model(service, "service-2"), service)
 
 
 @cache
 def operation(service: str, name: str) -> OperationModel:
     """The botocore operation model, e.g. ("ecs", "CreateService")."""
-    return _session().get_service_model(service).operation_model(name)
+    return service_model(service).operation_model(name)
 
 
 def input_shape(service: str, name: str) -> StructureShape:

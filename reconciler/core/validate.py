@@ -7,6 +7,7 @@ dangling references, ignore paths and the metadata the reconciler reads.
 
 from __future__ import annotations
 
+from reconciler.core.config import Config
 from reconciler.core.ignore import PatternError, parse
 from reconciler.core.kind import Registry
 from reconciler.core.manifest import API_VERSION, LoadError, Manifest, ResourceKey
@@ -43,6 +44,31 @@ def _check_metadata(m: Manifest) -> list[LoadError]:
         except PatternError as exc:
             errors.append(m.error(str(exc), ("metadata", "ignore", i)))
     return errors
+
+
+def habit_warnings(manifests: list[Manifest], config: Config, registry: Registry
+                   ) -> list[LoadError]:
+    """Valid trees that will not do what their author expects. A team used to Terraform's
+    ignore_changes ignores a Service's taskDefinition so CI can deploy images; but while the
+    TaskDefinition manifest stays in git, the next change to it registers git's image over
+    CI's and moves the service anyway. The image belongs ignored on the TaskDefinition."""
+    out: list[LoadError] = []
+    for m in manifests:
+        refs = {r.key.kind for r in registry[m.kind].references(m)} if m.kind in registry \
+            else set()
+        if "TaskDefinition" not in refs or m.kind != "Service":
+            continue
+        for rule in config.ignore_rules(m):
+            if rule.pattern.strip() == "spec.taskDefinition":
+                where = ("metadata", "ignore", m.ignore.index(rule.pattern)) \
+                    if rule.pattern in m.ignore else ("spec", "taskDefinition")
+                out.append(m.error(
+                    "ignoring spec.taskDefinition does not keep CI's image: the TaskDefinition "
+                    f"{m.spec.get('taskDefinition')!r} is still in git, and its next change "
+                    "registers git's image and moves this service; ignore the image on the "
+                    "TaskDefinition instead (spec.containerDefinitions[<name>].image)",
+                    where, warning=True))
+    return out
 
 
 def check_manifests(manifests: list[Manifest], registry: Registry) -> list[LoadError]:

@@ -228,3 +228,15 @@ def revision_of(path: Path) -> str | None:
         return None
     sha = out.stdout.strip()
     return sha if out.returncode == 0 and len(sha) == 40 else None
+
+
+def has_local_changes(path: Path) -> bool:
+    """Whether `path` has uncommitted changes in its work tree (its manifests are not what
+    HEAD's revision says)."""
+    where = path if path.is_dir() else path.parent
+    try:
+        out = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--", "."],
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())

@@ -109,7 +109,9 @@ async def _run_one(
     arn = await kind.update(aws, fresh.key, desired, fresh.live, changed, ctx)
     ctx.refs[fresh.key] = arn
     await kind.add_tags(aws, arn, _bookkeeping(fresh, ctx, kind, fresh.adopt))
-    return Outcome(fresh, Result.ADOPTED if fresh.adopt else Result.CONFIGURED, arn=arn)
+    # a write that made a new object (a task definition revision) adopted nothing
+    adopted = fresh.adopt and arn == fresh.live.arn
+    return Outcome(fresh, Result.ADOPTED if adopted else Result.CONFIGURED, arn=arn)
 
 
 async def apply_plan(
@@ -126,6 +128,7 @@ async def apply_plan(
     """Run every pending change: kinds in dependency order, the resources of one kind
     concurrently (bounded by the AWS adapter), deletes last in reverse order."""
     result = ApplyResult()
+    not_applied: set[ResourceKey] = set()  # failed or skipped: what references them waits
     # an in-sync resource is only re-planned when it has something to say (adopt, owner)
     work = [c for c in plan.changes if c.action is not Action.NOOP or c.adopt or c.note]
     phases: dict[tuple[int, int], list[Change]] = {}
@@ -135,6 +138,12 @@ async def apply_plan(
     async def run(change: Change) -> Outcome:
         bound = log.bind(kind=change.key.kind, name=change.key.name, cluster=change.key.cluster,
                          revision=ctx.revision)
+        missing = sorted(str(r.key) for r in (registry[change.key.kind].references(
+            change.manifest) if change.manifest is not None else []) if r.key in not_applied)
+        if missing:
+            bound.info("apply.skipped", waiting_for=missing)
+            return Outcome(change, Result.SKIPPED,
+                           f"not applied because {', '.join(missing)} was not applied")
         try:
             outcome = await _run_one(aws, change, ctx, config, registry, allow_replace,
                                      plan.external)
@@ -144,10 +153,11 @@ async def apply_plan(
             outcome = Outcome(change, Result.FAILED, mask_text(str(exc)))
         except Exception as exc:  # one resource's failure must not stop the others
             outcome = Outcome(change, Result.FAILED, mask_text(f"{type(exc).__name__}: {exc}"))
+        # at info: the CLI prints each outcome itself, the controller logs at info
         if outcome.result is Result.FENCED:
-            bound.warning("apply.fenced", error=outcome.error)
+            bound.info("apply.fenced", error=outcome.error)
         elif not outcome.result.ok:
-            bound.error("apply.failed", result=str(outcome.result), error=outcome.error)
+            bound.info("apply.failed", result=str(outcome.result), error=outcome.error)
         elif outcome.result is not Result.UNCHANGED:
             bound.info("apply.done", result=str(outcome.result), arn=outcome.arn)
         return outcome
@@ -157,6 +167,8 @@ async def apply_plan(
             break
         changes = sorted(phases[phase], key=lambda c: str(c.key))
         for outcome in await asyncio.gather(*(run(c) for c in changes)):
+            if not outcome.result.ok:
+                not_applied.add(outcome.change.key)
             if outcome.result is Result.UNCHANGED:
                 continue
             result.outcomes.append(outcome)
