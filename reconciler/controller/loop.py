@@ -52,6 +52,8 @@ class Settings:
     branch: str = "main"
     # a full read now and then, trusting no desired-hash tag (a tag edited by hand)
     verify_interval: float = 24 * 3600.0
+    # after a pass that wrote, look again this soon: what was written has a health to read
+    recheck_after_write: float = 10.0
 
 
 @dataclass
@@ -401,6 +403,9 @@ class Controller:
                                                  only_if_new=fetch and not due)
                     if due or report.new_revision or report.invalid:
                         next_resync = self.clock() + self.settings.resync_interval
+                    if report.wrote:
+                        next_resync = min(next_resync,
+                                          self.clock() + self.settings.recheck_after_write)
                     elif targets:  # the fetch found nothing new: the targets still want a look
                         full = False
                 if not full and targets:

@@ -72,7 +72,10 @@ async def serve(controller: Controller, host: str, port: int, install_signals: b
                 ) -> None:
     """Run the controller and its HTTP server until SIGTERM / SIGINT."""
     async with AsyncExitStack() as stack:
-        app = make_app(controller, controller.settings.webhook_secret, controller.settings.branch)
+        app = make_app(controller, controller.settings.webhook_secret, controller.settings.branch,
+                       page_token=os.environ.get("RECONCILER_STATUS_TOKEN", ""),
+                       page_user=os.environ.get("RECONCILER_STATUS_USER", "admin"),
+                       page_password=os.environ.get("RECONCILER_STATUS_PASSWORD", ""))
         runner, bound = await start(app, host, port)
         stack.push_async_callback(runner.cleanup)
         if controller.lease is not None and not controller.lease.url:

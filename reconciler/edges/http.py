@@ -3,13 +3,14 @@ pushes to the watched branch trigger a fetch), health, readiness, metrics and st
 
 from __future__ import annotations
 
+import base64
 import collections
 import hashlib
 import hmac
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
@@ -100,10 +101,65 @@ async def _forward(url: str, body: bytes, headers: dict[str, str]) -> bool:
         return False
 
 
-def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Application:
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def status_document(controller: Controller) -> dict[str, Any]:
+    """What `/status` and the page at `/` show (masked where it holds values)."""
+    try:
+        region: str | None = controller.aws.region
+    except Exception:  # no Region configured: the page still renders
+        region = None
+    tree = controller.last_tree
+    return {
+        "controller": tree.config.controller if tree is not None else None,
+        "region": region,
+        "revision": controller.last_good.sha if controller.last_good else None,
+        "invalidRevision": controller.invalid_revision,
+        "appliedRevision": controller.applied_revision,
+        "appliedAt": controller.applied_at,
+        "leader": controller.is_leader(),
+        **{k: v for k, v in controller.readiness().items() if k != "reason"},
+        "source": controller.source_health.to_json(),
+        **{ext.name: ext.status() for ext in controller.extensions},
+        "time": time.time(),
+        "resources": [s.to_json() for s in sorted(controller.statuses.values(),
+                                                   key=lambda s: str(s.key))],
+    }
+
+
+def authorized(request: web.Request, token: str, user: str, password: str) -> bool:
+    """The page and /status when the port is exposed: a bearer token (header or ?token=)
+    or basic auth, compared in constant time; open when neither is configured."""
+    if not token and not password:
+        return True
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() \
+            or request.query.get("token", "")
+        if given and hmac.compare_digest(given.encode(), token.encode()):
+            return True
+    if password:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            try:
+                who, _, said = base64.b64decode(header[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                return False
+            return hmac.compare_digest(f"{who}:{said}".encode(), f"{user}:{password}".encode())
+    return False
+
+
+def make_app(controller: Controller, webhook_secret: str, branch: str,
+             page_token: str = "", page_user: str = "", page_password: str = ""
+             ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY + 1)
     app[CONTROLLER] = controller
     deliveries = Deliveries()
+
+    def denied() -> web.Response:
+        return web.Response(status=401, text="authorization required\n",
+                            headers={"WWW-Authenticate": 'Basic realm="ecs-reconciler"'})
 
     def counted(outcome: str, status: int, reason: str) -> web.Response:
         controller.metrics.webhooks.labels(outcome).inc()
@@ -155,26 +211,28 @@ def make_app(controller: Controller, webhook_secret: str, branch: str) -> web.Ap
         return web.Response(body=controller.metrics.render(),
                             content_type="text/plain", charset="utf-8")
 
-    async def status(_request: web.Request) -> web.Response:
-        return web.json_response({
-            "revision": controller.last_good.sha if controller.last_good else None,
-            "invalidRevision": controller.invalid_revision,
-            "appliedRevision": controller.applied_revision,
-            "appliedAt": controller.applied_at,
-            "leader": controller.is_leader(),
-            **{k: v for k, v in controller.readiness().items() if k != "reason"},
-            "source": controller.source_health.to_json(),
-            **{ext.name: ext.status() for ext in controller.extensions},
-            "time": time.time(),
-            "resources": [s.to_json() for s in sorted(controller.statuses.values(),
-                                                       key=lambda s: str(s.key))],
-        })
+    async def status(request: web.Request) -> web.Response:
+        if not authorized(request, page_token, page_user, page_password):
+            return denied()
+        return web.json_response(status_document(controller), dumps=_dumps)
+
+    async def page(request: web.Request) -> web.Response:
+        if not authorized(request, page_token, page_user, page_password):
+            return denied()
+        from reconciler.edges.page import render
+
+        return web.Response(text=render(status_document(controller)),
+                            content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-store",
+                                     "Content-Security-Policy": "default-src 'none'; "
+                                     "style-src 'unsafe-inline'"})
 
     app.router.add_post("/webhooks/github", github)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/status", status)
+    app.router.add_get("/", page)
     return app
 
 
