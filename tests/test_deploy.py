@@ -67,9 +67,11 @@ def test_controller_installs_with_apply_deploy(aws: EmbeddedAws, tmp_path: Path)
 
 
 def test_example_workflows() -> None:
+    """The example workflows plan through the pinned action and validate a pinned release."""
     diff = yaml.safe_load((DEPLOY / ".github/workflows/reconciler-diff.yml").read_text())
-    steps = " ".join(str(s.get("run", "")) for s in diff["jobs"]["diff"]["steps"])
-    assert "reconciler diff manifests --output markdown" in steps
+    uses = [str(s.get("uses", "")) for s in diff["jobs"]["diff"]["steps"]]
+    assert any(u.startswith("ecs-reconciler/ecs-reconciler@v") for u in uses)
     lint = yaml.safe_load((DEPLOY / ".github/workflows/reconciler-validate.yml").read_text())
     steps = " ".join(str(s.get("run", "")) for s in lint["jobs"]["validate"]["steps"])
     assert "reconciler validate manifests" in steps
+    assert "ecs-reconciler==" in steps
