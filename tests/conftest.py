@@ -57,7 +57,7 @@ def seed_for(server: EmbeddedAws, root: Path) -> None:
     """Create the subnets and security groups a manifests tree names (they exist on AWS)."""
     from reconciler.kinds import load_tree
 
-    specs = [m.spec for m in load_tree(root).manifests]
+    specs = [m.spec for m in load_tree(root, region=REGION).manifests]
     subnets, groups = network_ids(specs)
     seed_network(server.url, REGION, subnets, groups)
 

@@ -12,7 +12,7 @@ import yaml
 
 from reconciler.embedded import EmbeddedAws
 from reconciler.kinds import load_tree
-from tests.conftest import MANIFESTS, REPO, cli, cli_json, seed_for, write
+from tests.conftest import MANIFESTS, REGION, REPO, cli, cli_json, seed_for, write
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_example_manifests_use_charts_and_render() -> None:
-    result = cli("render", str(MANIFESTS))
+    result = cli("render", str(MANIFESTS), "--region", REGION)
     assert result.exit_code == 0, result.output
     docs = list(yaml.safe_load_all(result.output))
     rendered = [d for d in docs if "reconciler/rendered-from" in d["metadata"].get(
@@ -37,7 +37,7 @@ def test_example_manifests_use_charts_and_render() -> None:
 
 
 def test_environments_share_values_and_differ_in_size() -> None:
-    by_name = {m.name: m for m in load_tree(MANIFESTS).manifests if m.kind == "TaskDefinition"}
+    by_name = {m.name: m for m in load_tree(MANIFESTS, region=REGION).manifests if m.kind == "TaskDefinition"}
     prd, stg = by_name["accounting-api"], by_name["accounting-api-stg"]
     assert (prd.spec["cpu"], stg.spec["cpu"]) == ("1024", "256")
     assert prd.spec["containerDefinitions"][0]["image"] == stg.spec["containerDefinitions"][0][
@@ -145,6 +145,6 @@ def test_a_new_environment_is_one_file(aws: EmbeddedAws, repo: Path) -> None:
 
 
 def test_render_json(repo: Path) -> None:
-    result = cli("render", str(repo / "manifests"), "-o", "json")
+    result = cli("render", str(repo / "manifests"), "-o", "json", "--region", REGION)
     docs: list[dict[str, Any]] = json.loads(result.output)
-    assert len(docs) == len(load_tree(repo / "manifests").manifests)
+    assert len(docs) == len(load_tree(repo / "manifests", region=REGION).manifests)

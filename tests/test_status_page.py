@@ -22,7 +22,7 @@ import pytest
 from reconciler.edges.page import console_link, render
 from reconciler.kinds import load_tree
 from tests import support_browser
-from tests.conftest import MANIFESTS, REPO
+from tests.conftest import MANIFESTS, REGION, REPO
 
 ARTIFACTS = REPO / "tests" / ".artifacts"
 
@@ -89,7 +89,7 @@ def test_the_page_lists_every_example_resource_in_a_real_browser(served: int) ->
     html = support_browser.dom(url)
     rows = Rows()
     rows.feed(html)
-    expected = {(m.kind, m.cluster, m.name) for m in load_tree(MANIFESTS).manifests}
+    expected = {(m.kind, m.cluster, m.name) for m in load_tree(MANIFESTS, region=REGION).manifests}
     assert rows.rows == expected
     assert 'id="revision"' in html and 'class="badge Synced"' in html
     assert 'http-equiv="refresh"' in html
@@ -124,7 +124,7 @@ def test_the_page_and_status_can_require_a_token(tmp_path: Path) -> None:
                     return exc.code
             return await asyncio.gather(asyncio.to_thread(get, "/"),
                                         asyncio.to_thread(get, "/status"),
-                                        asyncio.to_thread(get, "/", "t0k"))  # type: ignore[return-value]
+                                        asyncio.to_thread(get, "/", "t0k"))
         finally:
             await runner.cleanup()
 

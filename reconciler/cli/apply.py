@@ -1,12 +1,17 @@
 """`reconciler apply [PATH]`: make AWS equal to git now, as a manual sync (everything
 pending is applied, whatever the controller's drift policy; a refused prune applies
-nothing)."""
+nothing). With the controller's lease table configured it holds the controller's lease
+while it writes, so a person and the controller never write at once."""
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,7 +36,8 @@ from reconciler.cli.common import (
 
 @click.command()
 @path_argument
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="How to print the plan and what was applied.")
 @prune_option
 @mass_prune_option
 @click.option("--allow-replace", is_flag=True,
@@ -41,17 +47,31 @@ from reconciler.cli.common import (
 @no_color_option
 @verify_option
 @target_options
+@click.option("--lease-table", envvar="RECONCILER_LEASE_TABLE", default=None,
+              help="The controller's DynamoDB lease table: apply holds the controller's lease "
+                   "while it writes, and refuses while the controller holds it.")
+@click.option("--lease-name", envvar="RECONCILER_LEASE_NAME", default="reconciler",
+              show_default=True, help="The controller's lease in that table.")
+@click.option("--lease-wait", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Seconds to wait for the lease to be let go (e.g. after scaling the "
+                   "controller to 0) before giving up.")
+@click.option("--force", is_flag=True,
+              help="Apply without taking the lease (a stuck holder, an unreachable table); "
+                   "the controller may then write at the same time.")
 @aws_options
 def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
           allow_replace: bool, revision: str | None, no_color: bool, verify: bool,
-          targets: tuple[str, ...], labels: tuple[str, ...], profile: str | None,
+          targets: tuple[str, ...], labels: tuple[str, ...], lease_table: str | None,
+          lease_name: str, lease_wait: float, force: bool, profile: str | None,
           region: str | None, endpoint_url: str | None, parallelism: int) -> None:
     """Make AWS equal to git (PATH). Exit 0 when everything applied, 1 otherwise."""
+    from reconciler.controller.lease import Lease, LeaseUnavailable
     from reconciler.core.format import plan_json, plan_text
     from reconciler.edges.git import has_local_changes, revision_of
     from reconciler.sync.run import Options, PassResult, run
 
-    tree = load_or_exit(path, output)
+    aws = make_aws(profile, region, endpoint_url, parallelism)
+    tree = load_or_exit(path, output, aws.region)
     if revision is None:
         revision = revision_of(path)
         if revision and has_local_changes(path):
@@ -60,17 +80,32 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
                        f"commit {revision[:12]}; resources are tagged {revision[:12]}…-dirty",
                        err=True)
     only = selection(tree, targets, labels)
-    aws = make_aws(profile, region, endpoint_url, parallelism)
 
     def show_plan(planned: PassResult) -> None:
         if output == "text" and not planned.plan.refused:
             click.echo(plan_text(planned.plan, colour(no_color)))
 
+    options = Options(apply=True, revision=revision, prune=prune,
+                      allow_mass_prune=allow_mass_prune, allow_replace=allow_replace,
+                      verify=verify, only=only, on_plan=show_plan)
+
+    async def leased() -> Any:
+        if not lease_table:
+            return await run(tree, aws, options)
+        if force:
+            click.echo(f"warning: --force: applying without the lease {lease_name!r} in "
+                       f"{lease_table}; the controller may write at the same time", err=True)
+            return await run(tree, aws, options)
+        lease = Lease(aws.unfenced(), lease_table, lease_name, holder=cli_holder(), quiet=True)
+        async with lease.held(wait=lease_wait):
+            aws.write_gate = lease.is_leader
+            return await run(tree, aws, options)
+
     try:
-        result = run_async(run(tree, aws, Options(
-            apply=True, revision=revision, prune=prune,
-            allow_mass_prune=allow_mass_prune, allow_replace=allow_replace, verify=verify,
-            only=only, on_plan=show_plan)))
+        result = run_async(leased())
+    except LeaseUnavailable as exc:
+        fail(f"{exc}: stop the controller (or wait, --lease-wait), or apply anyway with "
+             f"--force")
     except Exception as exc:
         fail(str(exc))
     plan = result.plan
@@ -97,3 +132,12 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
         if not applied.outcomes:
             click.echo("Nothing to apply.")
     sys.exit(EXIT_OK if applied.ok else EXIT_ERROR)
+
+
+def cli_holder() -> str:
+    """Who holds the lease, as the controller's status and error messages will name it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"reconciler apply ({user}@{socket.gethostname()}, pid {os.getpid()})"

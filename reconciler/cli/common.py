@@ -102,11 +102,51 @@ def print_errors(tree: Tree, output: str) -> None:
     click.echo(f"{len(tree.errors)} error(s); nothing was applied.", err=True)
 
 
-def load_or_exit(path: Path, output: str) -> Tree:
+def region_option(fn: Any) -> Any:
+    """For offline commands: the Region chart templates see as `aws.region`."""
+    return click.option("--region", envvar="RECONCILER_REGION", default=None,
+                        help="The Region charts see as aws.region (default: AWS_REGION or "
+                             "AWS_DEFAULT_REGION).")(fn)
+
+
+STAND_IN_REGION = "us-east-1"
+
+
+def known_region(region: str | None) -> str | None:
+    """The Region as given, else as the environment or the profile's config file says; never
+    an error (a mistyped profile is for the commands that call AWS to report)."""
+    found = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if found:
+        return found
+    try:
+        import botocore.session
+
+        configured = botocore.session.Session().get_config_variable("region")
+    except Exception:
+        return None
+    return str(configured) if configured else None
+
+
+def load_offline(path: Path, output: str, region: str | None) -> Tree:
+    """The tree for a command that calls no AWS: with no Region known, charts that use
+    `aws.region` get a stand-in, and the person is told."""
+    from reconciler.kinds import load_tree
+
+    known = known_region(region)
+    if known is None:
+        probe = load_tree(path)
+        if any("aws.region is not known" in e.message for e in probe.errors):
+            click.echo(f"warning: no Region known (--region, AWS_REGION or the profile): "
+                       f"charts render aws.region as {STAND_IN_REGION}", err=True)
+            known = STAND_IN_REGION
+    return load_or_exit(path, output, known)
+
+
+def load_or_exit(path: Path, output: str, region: str | None = None) -> Tree:
     """The validated tree under `path`, or every error printed and exit 1."""
     from reconciler.kinds import load_tree
 
-    tree = load_tree(path)
+    tree = load_tree(path, region=region)
     if not tree.ok:
         print_errors(tree, "json" if output == "json" else "text")
         sys.exit(EXIT_ERROR)

@@ -51,15 +51,17 @@ def print_pass(report: object) -> None:
 
 def run_demo(root: Path, watch: bool = True) -> int:
     from reconciler.aws import Aws
+    from reconciler.cli.common import known_region
     from reconciler.core.format import plan_text
     from reconciler.core.policy import Trigger
     from reconciler.embedded import local_default
+    from reconciler.embedded.server import DEFAULT_REGION
     from reconciler.kinds import load_tree
     from reconciler.sync.run import Options, PassResult, run
 
     colour = "NO_COLOR" not in os.environ
     root = root.resolve()
-    tree = load_tree(root)
+    tree = load_tree(root, region=known_region(None) or DEFAULT_REGION)
     if not tree.ok:
         for e in tree.errors:
             click.echo(str(e), err=True)
@@ -69,7 +71,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
         click.echo(plan_text(result.plan, colour, result.verdicts))
 
     async def step(apply: bool) -> PassResult:
-        result = await run(load_tree(root), aws, Options(
+        result = await run(load_tree(root, region=aws.region), aws, Options(
             apply=apply, trigger=Trigger.MANUAL if apply else Trigger.AUTOMATED, on_plan=show))
         for o in result.applied.outcomes if result.applied else []:
             click.echo(f"  {o.change.key}: {o.result}{(': ' + o.error) if o.error else ''}")

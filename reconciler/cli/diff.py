@@ -49,9 +49,9 @@ def diff(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
     from reconciler.edges.git import revision_of
     from reconciler.sync.run import Options, run
 
-    tree = load_or_exit(path, output)
-    only = selection(tree, targets, labels)
     aws = make_aws(profile, region, endpoint_url, parallelism)
+    tree = load_or_exit(path, output, aws.region)
+    only = selection(tree, targets, labels)
     try:
         result = run_async(run(tree, aws, Options(
             trigger=Trigger.AUTOMATED, revision=revision_of(path), prune=prune,

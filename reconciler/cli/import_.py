@@ -14,7 +14,7 @@ from typing import Any
 import click
 import yaml
 
-from reconciler.cli.common import fail, run_async
+from reconciler.cli.common import aws_options, fail, make_aws, run_async
 from reconciler.core.kind import Context, Kind, Live, Registry
 from reconciler.core.manifest import API_VERSION, Manifest
 from reconciler.core.mask import credential_names
@@ -98,17 +98,19 @@ __all__ = ["Imported", "import_cluster"]
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Where to write the manifests (default: imported/CLUSTER).")
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
-def import_(cluster: str, out_dir: Path | None, force: bool) -> None:
+@aws_options
+def import_(cluster: str, out_dir: Path | None, force: bool, profile: str | None,
+            region: str | None, endpoint_url: str | None, parallelism: int) -> None:
     """Write minimal manifests for a live cluster: its services and their task definitions,
     the schedules that target it and their scalable targets."""
-    from reconciler.aws import Aws
     from reconciler.kinds import REGISTRY
 
     out_dir = out_dir or Path("imported") / cluster
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise click.UsageError(f"{out_dir} is not empty (use --force)")
     try:
-        imported = run_async(import_cluster(Aws(), cluster, REGISTRY))
+        imported = run_async(import_cluster(make_aws(profile, region, endpoint_url, parallelism),
+                                            cluster, REGISTRY))
     except LookupError as exc:
         fail(str(exc))
     for path in imported.write(out_dir):

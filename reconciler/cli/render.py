@@ -8,21 +8,23 @@ from typing import Any
 
 import click
 
-from reconciler.cli.common import load_or_exit, path_argument
+from reconciler.cli.common import load_offline, path_argument, region_option
 
 
 @click.command()
 @path_argument
-@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml")
+@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True, help="YAML documents, or one JSON list.")
 @click.option("--show-secrets", is_flag=True,
               help="Print secret values as they are (masked as (sensitive) by default).")
-def render(path: Path, output: str, show_secrets: bool) -> None:
+@region_option
+def render(path: Path, output: str, show_secrets: bool, region: str | None) -> None:
     """Print the manifests under PATH with every Release expanded from its chart."""
     import yaml
 
     from reconciler.core.mask import mask
 
-    tree = load_or_exit(path, output)
+    tree = load_offline(path, output, region)
     docs = []
     for m in tree.manifests:
         metadata: dict[str, Any] = dict(m.raw.get("metadata") or {})

@@ -7,28 +7,35 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import DEFAULT_PATH
+from reconciler.cli.common import DEFAULT_PATH, known_region
 
 
 @click.command()
 @click.option("--repo", envvar="RECONCILER_REPO", help="Git remote URL (HTTPS or SSH).")
-@click.option("--branch", envvar="RECONCILER_BRANCH", default="main", show_default=True)
+@click.option("--branch", envvar="RECONCILER_BRANCH", default="main", show_default=True,
+              help="The branch whose head is the desired state.")
 @click.option("--path", "repo_path", envvar="RECONCILER_PATH", default=DEFAULT_PATH,
               show_default=True, help="Manifests path inside the repository.")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
               help="Watch a local directory instead of a remote.")
 @click.option("--local", is_flag=True,
               help="Embedded default: in-process moto and the local manifests directory.")
-@click.option("--listen", envvar="RECONCILER_LISTEN", default="0.0.0.0:8080", show_default=True)
+@click.option("--listen", envvar="RECONCILER_LISTEN", default="0.0.0.0:8080", show_default=True,
+              help="HOST:PORT of the webhook, health, metrics, status and page server.")
 @click.option("--resync", type=float, default=300.0, show_default=True,
               help="Seconds between full resyncs when git is quiet.")
-@click.option("--fetch-interval", type=float, default=60.0, show_default=True)
+@click.option("--fetch-interval", envvar="RECONCILER_FETCH_INTERVAL", type=float, default=60.0,
+              show_default=True, help="Seconds between fetches of the remote (a webhook fetches at "
+                   "once).")
 @click.option("--remind-after", type=float, default=4 * 3600.0, show_default=True,
               help="Seconds before an unresolved drift is reminded.")
 @click.option("--lease-table", envvar="RECONCILER_LEASE_TABLE", default=None,
               help="DynamoDB table for leader election (several replicas).")
-@click.option("--lease-name", default="reconciler", show_default=True)
-@click.option("--lease-seconds", type=float, default=15.0, show_default=True)
+@click.option("--lease-name", envvar="RECONCILER_LEASE_NAME", default="reconciler",
+              show_default=True, help="The lease item this controller and `reconciler apply` share.")
+@click.option("--lease-seconds", envvar="RECONCILER_LEASE_SECONDS", type=float, default=15.0,
+              show_default=True, help="How long a lease lasts unrenewed: a standby takes over about "
+                   "this long after the leader dies.")
 @click.option("--advertise-url", envvar="RECONCILER_ADVERTISE_URL", default="",
               help="Where the other replicas reach this one (a standby forwards webhooks to "
                    "the leader); default: this host's address and the bound port.")
@@ -51,11 +58,12 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
     if local:
         from reconciler.cli.demo import print_pass
         from reconciler.embedded import local_default
+        from reconciler.embedded.server import DEFAULT_REGION
         from reconciler.kinds import load_tree
 
         options.directory = directory or Path(repo_path)
         options.repo = None
-        tree = load_tree(options.directory)
+        tree = load_tree(options.directory, region=known_region(None) or DEFAULT_REGION)
         with local_default([m.spec for m in tree.manifests]) as server:
             click.echo(f"Embedded AWS (moto) at {server.url}; watching {options.directory}")
             sys.exit(run(options, on_pass=print_pass))

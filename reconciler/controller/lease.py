@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import structlog
@@ -21,6 +22,14 @@ import structlog
 from reconciler.aws import Aws, AwsError
 
 log = structlog.get_logger(__name__)
+
+
+class LeaseUnavailable(Exception):
+    """The lease could not be taken: somebody else holds it, or the table did not answer."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 @dataclass
@@ -34,7 +43,9 @@ class Lease:
     monotonic: Callable[[], float] = time.monotonic
     url: str = ""  # where this replica serves HTTP, for a standby to forward webhooks to
     _valid_until: float = field(default=0.0, init=False)
+    quiet: bool = False  # a one-off holder reports a failure itself instead of logging it
     healthy: bool = field(default=False, init=False)  # the lease table answered last time
+    error: str = field(default="", init=False)
 
     @property
     def margin(self) -> float:
@@ -61,7 +72,9 @@ class Lease:
         except AwsError as exc:
             self.healthy = exc.code == "ConditionalCheckFailedException"
             if not self.healthy:
-                log.warning("lease.error", error=str(exc))
+                self.error = f"{exc.code}: {exc.message}" if exc.message else exc.code
+                if not self.quiet:
+                    log.warning("lease.error", error=str(exc))
             self._valid_until = 0.0
             return False
         self.healthy = True
@@ -71,20 +84,53 @@ class Lease:
             log.info("lease.acquired", holder=self.holder, lease=self.name)
         return True
 
+    async def current(self) -> tuple[str, float, str] | None:
+        """The holder, its lease's expiry (wall clock) and its URL, if the lease is current."""
+        resp = await self.aws.call("dynamodb", "get_item", TableName=self.table,
+                                   Key={"lease": {"S": self.name}}, ConsistentRead=True)
+        item = resp.get("Item") or {}
+        expires = float((item.get("expiresAt") or {}).get("N", "0"))
+        if not item or expires < self.wall():
+            return None
+        return (str((item.get("holder") or {}).get("S", "")), expires,
+                str((item.get("url") or {}).get("S", "")))
+
     async def leader_url(self) -> str | None:
         """Where the current holder serves HTTP, if it said and its lease is current."""
         try:
-            resp = await self.aws.call("dynamodb", "get_item", TableName=self.table,
-                                       Key={"lease": {"S": self.name}}, ConsistentRead=True)
+            now = await self.current()
         except AwsError:
             return None
-        item = resp.get("Item") or {}
-        expires = float((item.get("expiresAt") or {}).get("N", "0"))
-        url = (item.get("url") or {}).get("S")
-        holder = (item.get("holder") or {}).get("S")
-        if not url or holder == self.holder or expires < self.wall():
+        if now is None or not now[2] or now[0] == self.holder:
             return None
-        return str(url)
+        return now[2]
+
+    @asynccontextmanager
+    async def held(self, wait: float = 0.0) -> AsyncIterator[None]:
+        """Hold the lease for the body (renewed meanwhile, released after): how a one-off
+        writer such as `reconciler apply` keeps out of the controller's way. Waits up to
+        `wait` seconds for a holder to let go, then raises LeaseUnavailable."""
+        deadline = self.monotonic() + wait
+        while not await self.try_acquire():
+            if not self.healthy:
+                raise LeaseUnavailable(f"the lease table {self.table} did not answer "
+                                       f"({self.error})")
+            if self.monotonic() >= deadline:
+                now = await self.current()
+                holder = now[0] if now else "somebody"
+                until = time.strftime("%H:%M:%SZ", time.gmtime(now[1])) if now else "now"
+                raise LeaseUnavailable(
+                    f"{holder} holds the lease {self.name!r} in {self.table} (renewed until "
+                    f"{until}); a person and the controller never write at once", holder)
+            await asyncio.sleep(min(1.0, self.duration / 10))
+        stop = asyncio.Event()
+        renewing = asyncio.create_task(self.keep(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await renewing
+            await self.release()
 
     async def release(self) -> None:
         """Give the lease up (clean shutdown) so a standby takes over at once."""

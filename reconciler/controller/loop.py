@@ -254,7 +254,7 @@ class Controller:
                 return report
             rev, new = self.last_good, False
         if new:
-            tree = load_tree(rev.root, rev.top)
+            tree = load_tree(rev.root, rev.top, region=self.aws.region)
             if not tree.ok:
                 report.invalid = True
                 self.invalid_revision = rev.sha

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,16 @@ def _values_line(release: Manifest, path: Path_, sources: list[tuple[str, dict[P
     return release.file, release.line_of(("spec", "values"))
 
 
-def expand(release: Manifest, release_path: Path, boundary: Path, display: Any
-           ) -> tuple[list[Manifest], list[LoadError]]:
-    """The plain manifests one Release stands for, or every error that prevents it."""
+def aws_facts(env: Any, facts: Mapping[str, str]) -> dict[str, Any]:
+    """`aws.region` for templates; unknown, it fails where it is used and says how to set it."""
+    return {"region": facts.get("region") or env.undefined(
+        hint="aws.region is not known here: pass --region or set AWS_REGION", name="region")}
+
+
+def expand(release: Manifest, release_path: Path, boundary: Path, display: Any,
+           facts: Mapping[str, str] | None = None) -> tuple[list[Manifest], list[LoadError]]:
+    """The plain manifests one Release stands for, or every error that prevents it. `facts`
+    is what the caller knows of the target AWS (`region`), offered to templates as `aws`."""
     spec = release.spec
     errors: list[LoadError] = []
     ref = spec.get("chart")
@@ -176,9 +184,10 @@ def expand(release: Manifest, release_path: Path, boundary: Path, display: Any
                                     f"{release.kind}/{release.name}"))
     if errors:
         return [], errors
-    context = {"values": values, "release": {"name": release.name, "cluster": release.cluster,
-                                              "labels": release.labels}}
     env = chart_env()
+    context = {"values": values, "release": {"name": release.name, "cluster": release.cluster,
+                                              "labels": release.labels},
+               "aws": aws_facts(env, facts or {})}
     out: list[Manifest] = []
     for template in sorted((chart.root / "templates").glob("*.y*ml")):
         shown = display(template)

@@ -8,6 +8,7 @@ never imports them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def _spec_file(m: Manifest, kind_registry: Registry, base: Path, root: Path, bou
     return kind.spec_from_file(m, text, shown)
 
 
-def _read(root: Path, registry: Registry, boundary: Path) -> Tree:
+def _read(root: Path, registry: Registry, boundary: Path, facts: Mapping[str, str]) -> Tree:
     tree = Tree(root)
     if not root.exists():
         tree.errors.append(LoadError(str(root), 0, "path does not exist"))
@@ -116,7 +117,8 @@ def _read(root: Path, registry: Registry, boundary: Path) -> Tree:
                     continue
                 m.spec = spec
             if m.kind == RELEASE:
-                rendered, found = expand(m, path, boundary, lambda p: display_path(p, root))
+                rendered, found = expand(m, path, boundary, lambda p: display_path(p, root),
+                                         facts)
                 problems.extend(found)
                 tree.manifests.extend(rendered)
                 tree.releases.append(m)
@@ -127,11 +129,13 @@ def _read(root: Path, registry: Registry, boundary: Path) -> Tree:
     return tree
 
 
-def load_tree(root: Path, registry: Registry, boundary: Path | None = None) -> Tree:
+def load_tree(root: Path, registry: Registry, boundary: Path | None = None,
+              facts: Mapping[str, str] | None = None) -> Tree:
     """Load and validate everything under root; errors are collected, never raised. Files,
-    charts and spec files are read only from inside `boundary` (default: the repository)."""
+    charts and spec files are read only from inside `boundary` (default: the repository);
+    `facts` (the target `region`) is what chart templates see as `aws`."""
     root = root.resolve()
-    tree = _read(root, registry, (boundary or boundary_of(root)).resolve())
+    tree = _read(root, registry, (boundary or boundary_of(root)).resolve(), facts or {})
     config, config_errors = load_config(tree.root)
     tree.config = config
     tree.errors.extend(config_errors)

@@ -18,6 +18,7 @@ class AwsError(Exception):
         super().__init__(f"{operation}: {code}: {message}")
         self.operation = operation
         self.code = code
+        self.message = message
 
 
 class Fenced(AwsError):

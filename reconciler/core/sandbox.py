@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
@@ -243,12 +243,19 @@ class ChartEnvironment(ImmutableSandboxedEnvironment):
         return guarded
 
 
+def _json(value: Any) -> str:
+    """JSON (which is YAML) of a value; an undefined one fails as undefined, with its hint."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return json.dumps(value, sort_keys=True)
+
+
 def chart_env() -> ChartEnvironment:
     """The environment charts render in: strict about undefined values, no autoescape, the
     `tojson`/`toyaml` filters (JSON is YAML, inline), bounded."""
     env = ChartEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters["tojson"] = env._guard_filter("tojson", lambda v: json.dumps(v, sort_keys=True))
-    env.filters["toyaml"] = env._guard_filter("toyaml", lambda v: json.dumps(v, sort_keys=True))
+    env.filters["tojson"] = env._guard_filter("tojson", _json)
+    env.filters["toyaml"] = env._guard_filter("toyaml", _json)
     return env
 
 

@@ -26,10 +26,11 @@ REGISTRY: dict[str, Kind] = {k.kind: k for k in (
 )}
 
 
-def load_tree(root: Path, boundary: Path | None = None) -> load.Tree:
+def load_tree(root: Path, boundary: Path | None = None, region: str | None = None) -> load.Tree:
     """Load and validate the manifests under `root` with every registered kind (reading
-    nothing outside `boundary`, by default the repository holding `root`)."""
-    return load.load_tree(root, REGISTRY, boundary)
+    nothing outside `boundary`, by default the repository holding `root`; charts see
+    `region` as `aws.region`)."""
+    return load.load_tree(root, REGISTRY, boundary, {"region": region} if region else None)
 
 
 __all__ = ["REGISTRY", "load_tree"]

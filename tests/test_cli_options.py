@@ -1,0 +1,44 @@
+"""Every option of every command says what it does and can be set from the environment."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import main
+
+
+def options() -> list[tuple[str, click.Option]]:
+    assert isinstance(main, click.Group)
+    found = [("", p) for p in main.params if isinstance(p, click.Option)]
+    for name, command in main.commands.items():
+        found += [(name, p) for p in command.params if isinstance(p, click.Option)]
+    return [(n, p) for n, p in found if p.name not in ("help", "version")]
+
+
+def test_every_option_has_help_text() -> None:
+    missing = [f"{command} {p.opts[0]}" for command, p in options() if not p.help]
+    assert missing == []
+
+
+def test_every_option_has_an_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An explicit RECONCILER_… name, or click's RECONCILER_<COMMAND>_<OPTION>."""
+    for command, p in options():
+        if p.envvar:
+            assert all(str(v).startswith("RECONCILER_") for v in (
+                [p.envvar] if isinstance(p.envvar, str) else p.envvar)), p.opts
+            continue
+        assert p.name is not None
+        prefix = f"RECONCILER_{command.upper()}" if command else "RECONCILER"
+        ctx = click.Context(main.commands[command] if command else main,
+                            auto_envvar_prefix=prefix)
+        monkeypatch.setenv(f"{prefix}_{p.name.upper()}", "from-the-environment")
+        assert p.resolve_envvar_value(ctx) == "from-the-environment", (command, p.opts)
+
+
+def test_an_auto_environment_variable_reaches_the_command() -> None:
+    result = CliRunner().invoke(main, ["validate", "does-not-exist"],
+                                env={"RECONCILER_VALIDATE_OUTPUT": "json"})
+    assert result.exit_code == 1
+    assert result.stdout.lstrip().startswith("{") or result.stderr.lstrip().startswith("{")
