@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -43,6 +43,7 @@ class Lease:
     monotonic: Callable[[], float] = time.monotonic
     url: str = ""  # where this replica serves HTTP, for a standby to forward webhooks to
     _valid_until: float = field(default=0.0, init=False)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     quiet: bool = False  # a one-off holder reports a failure itself instead of logging it
     healthy: bool = field(default=False, init=False)  # the lease table answered last time
     error: str = field(default="", init=False)
@@ -122,7 +123,7 @@ class Lease:
                 raise LeaseUnavailable(
                     f"{holder} holds the lease {self.name!r} in {self.table} (renewed until "
                     f"{until}); a person and the controller never write at once", holder)
-            await asyncio.sleep(min(1.0, self.duration / 10))
+            await self.sleep(min(1.0, self.duration / 10))
         stop = asyncio.Event()
         renewing = asyncio.create_task(self.keep(stop))
         try:

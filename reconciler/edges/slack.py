@@ -149,6 +149,7 @@ class Notifier:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     max_retry_after: float = 300.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # injectable: tests wait for nothing
     queue: collections.deque[Alert] = field(default_factory=collections.deque)
     delivered: list[Alert] = field(default_factory=list)
     dropped: int = 0
@@ -186,13 +187,13 @@ class Notifier:
                 await self.sink.send(alert)
             except RetryAfter as exc:
                 log.info("notify.rate_limited", retry_after=exc.seconds)
-                await asyncio.sleep(min(exc.seconds, self.max_retry_after))
+                await self.sleep(min(exc.seconds, self.max_retry_after))
                 continue
             except TransientError as exc:
                 failures += 1
                 delay = min(self.backoff_base * 2 ** (failures - 1), self.backoff_max)
                 log.warning("notify.retry", error=str(exc), delay=delay)
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
                 continue
             except PermanentError as exc:
                 log.error("notify.rejected", error=str(exc), kind=alert.kind)
