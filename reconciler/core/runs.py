@@ -752,10 +752,10 @@ def run_json(run: Run, logs: Mapping[str, str] | None = None) -> Doc:
     }
 
 
-__all__ = ["DEFAULT_TOLERANCE", "RETENTION", "RETRY_TAGS", "Attempt", "Decision", "Evidence",
-           "Memory", "MissCause", "Note", "NoteKind", "Run", "Watch", "Watched", "anchor_of",
-           "attempt_from", "client_token", "decide", "default_group", "details",
-           "events_started_by", "explain", "family_of", "format_duration", "judge",
-           "log_location", "logs_text", "next_expected", "outcome_text", "parse_duration",
-           "read_watch", "retried", "retry_of", "retry_request", "retry_started_by", "run_json",
-           "stamp", "utc", "watch_key", "watched_from", "when"]
+__all__ = ["DEFAULT_TOLERANCE", "GROUP_PREFIX", "RETENTION", "RETRY_TAGS", "WATCH_KEYS",
+           "Attempt", "Decision", "Evidence", "Memory", "MissCause", "Note", "NoteKind", "Run",
+           "Watch", "Watched", "anchor_of", "attempt_from", "client_token", "decide",
+           "default_group", "details", "events_started_by", "explain", "family_of",
+           "format_duration", "judge", "log_location", "logs_text", "next_expected",
+           "outcome_text", "parse_duration", "read_watch", "retried", "retry_of", "retry_request",
+           "retry_started_by", "run_json", "stamp", "utc", "watch_key", "watched_from", "when"]
