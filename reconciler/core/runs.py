@@ -638,41 +638,52 @@ def _lower(items: Any, *keys: str) -> list[Doc]:
             for i in items or [] if isinstance(i, dict)]
 
 
-def retry_request(w: Watched, expected: datetime, attempt: int) -> Doc:
-    """RunTask with the target's exact parameters (EventBridge's spelling turned into
-    ECS's), its overrides from `Input`, on the fallback capacity, recorded as this attempt."""
-    ecs = w.ecs
-    request: Doc = {
-        "cluster": w.cluster, "taskDefinition": ecs.get("TaskDefinitionArn"),
-        "count": int(ecs.get("TaskCount") or 1),
-        "capacityProviderStrategy": [{"capacityProvider": w.watch.fallback, "weight": 1}],
-        "group": w.group, "startedBy": retry_started_by(expected, attempt),
-        "clientToken": client_token(w.name, expected, attempt),
-    }
-    if isinstance(w.target.get("Input"), str):
+def run_task_request(target: Mapping[str, Any]) -> Doc:
+    """The RunTask an EventBridge ECS target stands for: its EcsParameters in ECS's spelling
+    and its `Input` as the overrides (what EventBridge sends, bar startedBy)."""
+    ecs = target.get("EcsParameters") or {}
+    request: Doc = {"cluster": target.get("Arn"), "taskDefinition": ecs.get("TaskDefinitionArn"),
+                    "count": int(ecs.get("TaskCount") or 1)}
+    if isinstance(target.get("Input"), str):
         with contextlib.suppress(ValueError):
-            overrides = json.loads(w.target["Input"])
+            overrides = json.loads(target["Input"])
             if isinstance(overrides, dict) and overrides:
                 request["overrides"] = overrides
     vpc = (ecs.get("NetworkConfiguration") or {}).get("awsvpcConfiguration")
     if isinstance(vpc, dict):
         request["networkConfiguration"] = {"awsvpcConfiguration": {
             k[0].lower() + k[1:]: v for k, v in vpc.items()}}
-    for source, dest in (("PlatformVersion", "platformVersion"), ("PropagateTags", "propagateTags"),
+    for source, dest in (("LaunchType", "launchType"), ("PlatformVersion", "platformVersion"),
+                         ("Group", "group"), ("PropagateTags", "propagateTags"),
                          ("EnableECSManagedTags", "enableECSManagedTags"),
                          ("EnableExecuteCommand", "enableExecuteCommand"),
                          ("ReferenceId", "referenceId")):
         if ecs.get(source) not in (None, ""):
             request[dest] = ecs[source]
+    if ecs.get("CapacityProviderStrategy"):
+        request["capacityProviderStrategy"] = list(ecs["CapacityProviderStrategy"])
     if ecs.get("PlacementConstraints"):
         request["placementConstraints"] = _lower(ecs["PlacementConstraints"], "Type", "Expression")
     if ecs.get("PlacementStrategy"):
         request["placementStrategy"] = _lower(ecs["PlacementStrategy"], "Type", "Field")
-    tags = _lower(ecs.get("Tags"), "Key", "Value")
+    if ecs.get("Tags"):
+        request["tags"] = _lower(ecs["Tags"], "Key", "Value")
+    return request
+
+
+def retry_request(w: Watched, expected: datetime, attempt: int) -> Doc:
+    """The target's exact RunTask (overrides included) on the fallback capacity, in the
+    schedule's group, recorded as this attempt at this expected run."""
+    request = run_task_request(w.target)
+    request.pop("launchType", None)
     marks = dict(zip(RETRY_TAGS, (w.name, expected.astimezone(UTC).isoformat(), str(attempt)),
                      strict=True))
-    request["tags"] = [t for t in tags if t.get("key") not in marks] + [
-        {"key": k, "value": v} for k, v in marks.items()]
+    tags = [t for t in request.get("tags", []) if t.get("key") not in marks]
+    request.update({
+        "capacityProviderStrategy": [{"capacityProvider": w.watch.fallback, "weight": 1}],
+        "group": w.group, "startedBy": retry_started_by(expected, attempt),
+        "clientToken": client_token(w.name, expected, attempt),
+        "tags": tags + [{"key": k, "value": v} for k, v in marks.items()]})
     return request
 
 
@@ -758,4 +769,5 @@ __all__ = ["DEFAULT_TOLERANCE", "GROUP_PREFIX", "RETENTION", "RETRY_TAGS", "WATC
            "default_group", "details", "events_started_by", "explain", "family_of",
            "format_duration", "judge", "log_location", "logs_text", "next_expected",
            "outcome_text", "parse_duration", "read_watch", "retried", "retry_of", "retry_request",
-           "retry_started_by", "run_json", "stamp", "utc", "watch_key", "watched_from", "when"]
+           "retry_started_by", "run_json", "run_task_request", "stamp", "utc", "watch_key",
+           "watched_from", "when"]
