@@ -556,12 +556,23 @@ def _run(w: Watched, schedule: Schedule, anchor: datetime | None, expected: date
                        reason="expected before the watch of this schedule began")
     if expected < now - RETENTION:
         return replace(run, verdict=RunVerdict.UNKNOWN,
-                       reason="no task can be described any more (ECS keeps stopped tasks "
-                              "for about an hour)")
+                       reason="ECS no longer describes its task (kept about an hour)"
+                              + _recorded(evidence))
     cause, why = explain(evidence)
     if made:
         why += f"; {made} retr{'y' if made == 1 else 'ies'} on {w.watch.fallback} started no task"
     return replace(run, verdict=RunVerdict.MISSED, cause=cause, missed=why, reason=why)
+
+
+def _recorded(e: Evidence | None) -> str:
+    if e is None:
+        return ""
+    if e.errors:
+        return f"; EventBridge: {e.errors[0]}"
+    if e.failed:
+        return "; EventBridge's invocation failed"
+    return "; EventBridge invoked its target" if e.invocations else \
+        "; EventBridge recorded no invocation"
 
 
 def next_expected(w: Watched, attempts: Sequence[Attempt], memory: Memory, now: datetime
