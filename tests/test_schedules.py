@@ -107,4 +107,4 @@ async def test_failed_and_missed_runs_alerted_once_retried_once_across_a_restart
     assert (close["verdict"], close["retries"], close["cause"]) == ("succeeded", 1, "no-task")
     assert seen["paused"] == {}
     text = (await asyncio.to_thread(cli, "runs", "close", str(root), "--at", at)).output
-    assert "succeeded  retried 1x on FARGATE (missed first: EventBridge invoked" in text
+    assert "re-run 1x on FARGATE; missed first: EventBridge invoked RunTask" in text

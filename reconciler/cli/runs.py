@@ -96,26 +96,33 @@ def text(schedules: list[dict[str, Any]]) -> str:
             head += f"  next {_when(s['nextExpected'])}"
         lines.append(head)
         for r in s["runs"]:
-            what = r["reason"] or r["missed"] or ""
-            if r["verdict"] == "failed" and r["exitCode"] is not None:
-                where_ = f" ({r['container']})" if r["container"] else ""
-                what = f"exit code {r['exitCode']}{where_}" + (f": {r['reason']}" if r["reason"]
-                                                               else "")
-            if r["retries"]:
-                what = f"retried {r['retries']}x on {s.get('fallbackCapacityProvider')}" + (
-                    f" (missed first: {r['missed']})" if r["missed"] else "") + (
-                    f"; {what}" if what and what != r["missed"] else "")
-            if r.get("alerted"):
-                what += f" [alerted: {r['alerted']}]"
             task = f"  {r['taskArn']}" if r["taskArn"] else ""
-            lines.append(f"  {_when(r['expected'])}  {r['verdict']:<9}  {what}{task}".rstrip())
-            if r.get("logs"):
-                logs = r["logs"]
-                stream = f" {logs['stream']}" if logs.get("stream") else ""
-                lines.append(f"      logs: {logs['group']}{stream} ({logs['region']})")
+            lines.append(f"  {_when(r['expected'])}  {r['verdict']:<9}{task}")
+            lines.extend(f"      {line}" for line in _notes(r, s.get("fallbackCapacityProvider")))
         if not s["runs"]:
             lines.append("  (no runs in this window)")
     return "\n".join(lines)
+
+
+def _notes(r: dict[str, Any], fallback: str | None) -> list[str]:
+    """What there is to say about one run, a line each."""
+    notes = []
+    if r["verdict"] == "failed" and r["exitCode"] is not None:
+        where = f" ({r['container']})" if r["container"] else ""
+        notes.append(f"exit code {r['exitCode']}{where}" + (f": {r['reason']}" if r["reason"]
+                                                            else ""))
+    elif r["verdict"] != "succeeded" and (r["reason"] or r["missed"]):
+        notes.append(r["reason"] or r["missed"])
+    if r["retries"]:
+        notes.append(f"re-run {r['retries']}x on {fallback}" + (
+            f"; missed first: {r['missed']}" if r["missed"] else ""))
+    if r.get("alerted"):
+        notes.append(f"alerted as {r['alerted']}")
+    if r.get("logs"):
+        logs = r["logs"]
+        stream = f" {logs['stream']}" if logs.get("stream") else ""
+        notes.append(f"logs: {logs['group']}{stream} ({logs['region']})")
+    return notes
 
 
 def _when(iso: str) -> str:

@@ -25,6 +25,7 @@ from reconciler.core.kind import Context, Live
 from reconciler.core.manifest import Manifest
 from reconciler.core.ports import AwsError
 from reconciler.core.runs import (
+    RETENTION,
     Memory,
     Note,
     NoteKind,
@@ -162,6 +163,8 @@ class Watchdog:
                 self._looks[seen.watched.name] = seen
                 await self._follow(controller, observer, seen, memories[seen.watched.name])
             self.checked_at = now
+            horizon = now - 2 * RETENTION  # runs out of every look's view
+            self._counted = {c for c in self._counted if c[1] >= horizon}
 
     async def _follow(self, controller: Controller, observer: Observer, seen: Look,
                       memory: Memory) -> None:
@@ -218,11 +221,9 @@ def schedule_alert(w: Watched, note: Note, started: tuple[int, str | None, str] 
     run: Run = note.run
     at = when(run.expected)
     fallback = w.watch.fallback or "the fallback capacity"
-    if started is not None:
-        attempt, arn, why = started
-        run = replace(run, retries=attempt)
     lines = details(w, run, logs)
     if started is not None:
+        attempt, arn, why = started
         lines.append(f"• re-running on {fallback}, attempt {attempt} of {w.watch.retries}: "
                      + (f"task {arn}" if arn else f"no task started: {why}"))
     if note.kind is NoteKind.RECOVERED:
@@ -236,7 +237,7 @@ def schedule_alert(w: Watched, note: Note, started: tuple[int, str | None, str] 
                 f"run expected {at}"
         kind = "schedule_gave_up"
     elif run.verdict is RunVerdict.MISSED:
-        title = f":x: Scheduled task {w.name} missed its run expected {at}: {outcome_text(run)}"
+        title = f":x: Scheduled task {w.name} missed its run expected {at}"
         kind = "schedule_missed"
     elif run.verdict is RunVerdict.OVERDUE:
         limit = format_duration(w.watch.max_runtime) if w.watch.max_runtime else "?"
@@ -244,8 +245,8 @@ def schedule_alert(w: Watched, note: Note, started: tuple[int, str | None, str] 
                 f"run longer than its maxRuntime {limit}"
         kind = "schedule_overdue"
     else:
-        title = f":x: Scheduled task {w.name} failed: the run expected {at} ended with " \
-                f"{outcome_text(run)}"
+        how = f"exit code {run.exit_code}" if run.exit_code is not None else outcome_text(run)
+        title = f":x: Scheduled task {w.name} failed: the run expected {at} ended with {how}"
         kind = "schedule_failed"
     return Alert(kind, title, tuple(lines), f"schedule:{w.name}")
 

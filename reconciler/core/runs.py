@@ -453,8 +453,8 @@ def explain(e: Evidence | None) -> tuple[MissCause, str]:
         return MissCause.INVOCATION_FAILED, (f"EventBridge failed to invoke the target "
                                              f"({e.failed} failed invocation(s){lost})")
     if e is not None and e.invocations:
-        return MissCause.NO_TASK, ("EventBridge invoked RunTask but no task started: RunTask "
-                                   "answered with a failure such as capacity unavailable (not a "
+        return MissCause.NO_TASK, ("EventBridge invoked RunTask but no task started: capacity "
+                                   "unavailable or no placement (RunTask's failures[], not a "
                                    "failed invocation to EventBridge)")
     return MissCause.UNKNOWN, ("no task, and EventBridge recorded no invocation: the rule did not "
                                "fire, or its metrics are late")
@@ -732,8 +732,10 @@ def logs_text(logs: Mapping[str, str] | None) -> str:
 
 
 def outcome_text(run: Run) -> str:
-    """The verdict in a few words: exit code, reason."""
+    """The verdict in a few words: exit code, reason (nothing for a success)."""
     v = run.verdict
+    if v is RunVerdict.SUCCEEDED:
+        return ""
     if v is RunVerdict.FAILED:
         where = f" ({run.container})" if run.container else ""
         code = f"exit code {run.exit_code}{where}" if run.exit_code is not None else "no exit code"

@@ -253,7 +253,7 @@ class Observer:
                                        MaxNumberOfMessages=10, VisibilityTimeout=0,
                                        WaitTimeSeconds=0, MessageAttributeNames=["All"])
         except AwsError as exc:
-            log.warning("runs.dead_letters_unreadable", queue=queue_arn, error=str(exc))
+            log.info("runs.dead_letters_unreadable", queue=queue_arn, error=str(exc))
             return []
         return list(resp.get("Messages", []))
 
