@@ -564,6 +564,23 @@ def _run(w: Watched, schedule: Schedule, anchor: datetime | None, expected: date
     return replace(run, verdict=RunVerdict.MISSED, cause=cause, missed=why, reason=why)
 
 
+def in_view(w: Watched, attempts: Sequence[Attempt], memory: Memory, now: datetime,
+            lookback: timedelta = RETENTION) -> bool:
+    """Whether a look can learn anything new of this schedule: a run was expected inside the
+    lookback, a task it knows is still going, or a retry is recent. A nightly job is looked at
+    for about an hour a day; the rest of the day it costs nothing."""
+    if any(a.status != "STOPPED" for a in attempts):
+        return True
+    if memory.retry is not None and memory.retry > now - lookback:
+        return True
+    schedule = w.schedule()
+    if schedule is None or not w.enabled:
+        return False
+    anchor = anchor_of(schedule, attempts, memory.since, now, lookback)
+    last = schedule.previous_before_or_at(now, anchor=anchor) if anchor else None
+    return last is not None and last > now - lookback
+
+
 def _recorded(e: Evidence | None) -> str:
     if e is None:
         return ""
@@ -780,7 +797,7 @@ __all__ = ["DEFAULT_TOLERANCE", "GROUP_PREFIX", "RETENTION", "RETRY_TAGS", "WATC
            "Attempt", "Decision", "Evidence", "Memory", "MissCause", "Note", "NoteKind", "Run",
            "Watch", "Watched", "anchor_of", "attempt_from", "client_token", "decide",
            "default_group", "details", "events_started_by", "explain", "family_of",
-           "format_duration", "judge", "log_location", "logs_text", "next_expected",
+           "format_duration", "in_view", "judge", "log_location", "logs_text", "next_expected",
            "outcome_text", "parse_duration", "read_watch", "retried", "retry_of", "retry_request",
            "retry_started_by", "run_json", "run_task_request", "stamp", "utc", "watch_key",
            "watched_from", "when"]

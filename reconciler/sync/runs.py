@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from reconciler.core.runs import (
     Run,
     Watched,
     attempt_from,
+    in_view,
     judge,
     log_location,
     retry_request,
@@ -73,11 +74,14 @@ class Observer:
         self._definitions: dict[str, Doc] = {}
         self._queues: dict[str, str] = {}
         self._evidence: dict[tuple[str, datetime], Evidence] = {}
+        self.seen: dict[str, list[Attempt]] = {}  # what the last look found, by schedule
 
     # --- tasks ------------------------------------------------------------------------------
 
-    async def attempts(self, watched: Sequence[Watched]) -> dict[str, list[Attempt]]:
-        """Every task AWS still describes of each schedule, by rule name."""
+    async def attempts(self, watched: Sequence[Watched], listed: Collection[str] | None = None
+                       ) -> dict[str, list[Attempt]]:
+        """Every task AWS still describes of each schedule, by rule name; for a schedule not
+        in `listed` (nothing can have happened to it), what the last look found."""
         identity = frozenset((w.name, w.group, w.cluster, w.family, str(w.own_group))
                              for w in watched)
         if identity != self._identity:
@@ -85,35 +89,38 @@ class Observer:
             self._identity = identity
         groups: dict[tuple[str, str], list[Watched]] = {}
         for w in watched:
-            if w.cluster and w.family:
+            if w.cluster and w.family and (listed is None or w.name in listed):
                 groups.setdefault((w.cluster, w.family), []).append(w)
-        listed = await gather_limited(*(self._list(c, f) for c, f in groups))
+        lists = dict(zip(groups, await gather_limited(*(self._list(c, f) for c, f in groups)),
+                         strict=True))
         tasks: dict[str, Doc] = {}
         by_cluster: dict[str, list[str]] = {}
-        for (cluster, _), arns in zip(groups, listed, strict=True):
+        for (cluster, _family), arns in lists.items():
             for arn in arns:
                 if arn in self._stopped:
                     tasks[arn] = self._stopped[arn]
                 elif arn not in self._foreign:
                     by_cluster.setdefault(cluster, []).append(arn)
-        described = await gather_limited(*(self._describe(c, arns)
-                                           for c, arns in by_cluster.items()))
-        for found in described:
-            tasks.update(found)
-        out: dict[str, list[Attempt]] = {w.name: [] for w in watched}
-        for (cluster, _), arns in zip(groups, listed, strict=True):
+        for described in await gather_limited(*(self._describe(c, arns)
+                                                for c, arns in by_cluster.items())):
+            tasks.update(described)
+        looked = {w.name for ws in groups.values() for w in ws}
+        out = {w.name: [] if w.name in looked else list(self.seen.get(w.name, []))
+               for w in watched}
+        for key, arns in lists.items():
             for arn in arns:
                 task = tasks.get(arn)
                 if task is None:
                     continue
-                owners = [w for w in groups[(cluster, _)] if w.owns(task)]
+                owners = [w for w in groups[key] if w.owns(task)]
                 if not owners:
                     self._foreign.add(arn)
                     continue
-                definition = await self.definition(str(task.get("taskDefinitionArn", "")))
-                essential = _essential(definition)
+                essential = _essential(await self.definition(str(task.get("taskDefinitionArn",
+                                                                          ""))))
                 for w in owners:
                     out[w.name].append(attempt_from(task, essential))
+        self.seen = out
         return out
 
     async def _list(self, cluster: str, family: str) -> list[str]:
@@ -309,7 +316,10 @@ async def look(observer: Observer, watched: Iterable[Watched], now: datetime,
     """Each schedule's runs as AWS has them now: tasks first, then, for runs with none, what
     EventBridge recorded."""
     schedules = list(watched)
-    attempts = await observer.attempts(schedules)
+    listed = {w.name for w in schedules if in_view(w, observer.seen.get(w.name, []),
+                                                   memories.get(w.name) or w.memory, now,
+                                                   lookback)}
+    attempts = await observer.attempts(schedules, listed)
     looks = [Look(w, judge(w, attempts[w.name], now, memory=memories.get(w.name), lookback=lookback),
                   attempts[w.name]) for w in schedules]
     def unexplained(r: Run) -> bool:

@@ -153,6 +153,17 @@ def test_a_rate_takes_its_phase_from_the_runs_eventbridge_started() -> None:
                   base + timedelta(minutes=30): V.SUCCEEDED}
 
 
+def test_a_schedule_is_looked_at_only_while_something_can_happen() -> None:
+    """A nightly run is in view for the hour after it (ECS's memory of a stopped task), a
+    task still running keeps it there, a disabled rule is not."""
+    w = watched()
+    assert r.in_view(w, [], SINCE, E + timedelta(minutes=30))
+    assert not r.in_view(w, [], SINCE, E + timedelta(hours=2))
+    running = attempt(E, status="RUNNING", code=None, sidecar=None)
+    assert r.in_view(w, [running], SINCE, E + timedelta(hours=2))
+    assert not r.in_view(watched(enabled=False), [], SINCE, E + timedelta(minutes=30))
+
+
 def test_each_bad_verdict_is_one_alert_then_one_recovered() -> None:
     w = watched(watch=r.Watch())
     runs = r.judge(w, [attempt(E, code=1)], E + timedelta(minutes=5), memory=SINCE)
