@@ -16,11 +16,15 @@ import boto3
 from reconciler.aws.client import Aws
 from reconciler.controller.loop import Controller, Settings
 from reconciler.controller.watchdog import Watchdog
+from reconciler.core.runs import Memory, MissCause, Watch, Watched, decide, schedule_key
+from reconciler.core.vocab import RunVerdict
 from reconciler.edges.git import LocalSource
 from reconciler.edges.slack import Notifier, WebhookSink
 from reconciler.embedded import EmbeddedAws
 from reconciler.embedded.clock import CLOCK
+from reconciler.embedded.network import seed_network
 from reconciler.embedded.patches import tasks as sim
+from reconciler.sync.runs import Observer, look
 from tests.conftest import REGION, SlackReceiver, cli, seed_for
 from tests.support_schedules import advance_to, next_one_am, write_estate
 
@@ -108,3 +112,33 @@ async def test_failed_and_missed_runs_alerted_once_retried_once_across_a_restart
     assert seen["paused"] == {}
     text = (await asyncio.to_thread(cli, "runs", "close", str(root), "--at", at)).output
     assert "re-run 1x on FARGATE; missed first: EventBridge invoked RunTask" in text
+
+
+async def test_a_refused_run_is_missed_with_its_dead_letter_error(aws: EmbeddedAws) -> None:
+    """RunTask refused (no such task definition): EventBridge's failed invocation and its
+    dead-letter message explain the miss; nothing is re-run (it was not capacity)."""
+    seed_network(aws.url, REGION, ["subnet-0a1"], ["sg-0c3"])
+    cluster = boto3.client("ecs", region_name=REGION).create_cluster(clusterName="batch")
+    sqs = boto3.client("sqs", region_name=REGION)
+    sqs.create_queue(QueueName="dlq")
+    events = boto3.client("events", region_name=REGION)
+    arn = events.put_rule(Name="broken", ScheduleExpression="cron(* * * * ? *)")["RuleArn"]
+    target = {"Id": "t", "Arn": cluster["cluster"]["clusterArn"],
+              "DeadLetterConfig": {"Arn": f"arn:aws:sqs:{REGION}:123456789012:dlq"},
+              "EcsParameters": {"TaskDefinitionArn": "missing:1", "LaunchType": "FARGATE",
+                                "Group": "reconciler:broken"}}
+    events.put_targets(Rule="broken", Targets=[target])
+    w = Watched("broken", arn, "cron(* * * * ? *)", True, target,
+                Watch(retries=1, fallback="FARGATE", tolerance=timedelta(minutes=1)))
+    memory = Memory(since=CLOCK.now(), schedule=schedule_key(w.expression))
+    assert aws.scheduler is not None
+    before = len(aws.scheduler.fired)
+    CLOCK.advance(60)
+    aws.scheduler.tick()
+    [fire] = aws.scheduler.fired[before:]
+    CLOCK.advance(90)
+    [seen] = await look(Observer(Aws()), [w], CLOCK.now(), {"broken": memory})
+    [run] = [r for r in seen.runs if r.expected == fire.at]
+    assert (run.verdict, run.cause) == (RunVerdict.MISSED, MissCause.INVOCATION_FAILED)
+    assert run.reason.startswith("EventBridge could not run the task: ")
+    assert decide(w, seen.runs, memory).retries == []

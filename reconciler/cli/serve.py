@@ -58,6 +58,7 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
         from reconciler.kinds import load_tree
 
         options.clock = CLOCK.now  # the embedded default's time: its tasks and schedules run on it
+        options.watch_interval /= max(CLOCK.speed, 1.0)  # a minute of it, not of the wall clock
         options.directory = directory or Path(repo_path)
         options.repo = None
         tree = load_tree(options.directory)

@@ -17,7 +17,9 @@ What one look costs (measured: bench/README.md, "Watching scheduled runs"):
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -189,11 +191,15 @@ class Observer:
             return out
         counts = await self._metrics(missing, now)
         errors = await self._dead_letters(missing)
+        series = {}
+        for key, points in counts.items():
+            ordered = sorted(points)
+            series[key] = ([at for at, _ in ordered],
+                           list(itertools.accumulate(v for _, v in ordered)))
         for name, (w, times) in missing.items():
             for t in times:
                 window = (t, t + w.watch.tolerance + timedelta(minutes=1))
-                n = {m: int(sum(v for at, v in counts.get((name, m), [])
-                                if window[0] <= at < window[1])) for m in METRICS}
+                n = {m: _total(series.get((name, m)), *window) for m in METRICS}
                 said = tuple(e for at, e in errors.get(name, []) if window[0] <= at < window[1])
                 found = Evidence(n["Invocations"], n["FailedInvocations"],
                                  n["InvocationsFailedToBeSentToDlq"], said)
@@ -293,6 +299,16 @@ class Observer:
         if not container:
             container = next(iter(_essential(definition) or []), "")
         return log_location(definition, container, task.arn, self.aws.region)
+
+
+def _total(series: tuple[list[datetime], list[float]] | None, start: datetime, end: datetime
+           ) -> int:
+    """The sum of a metric's datapoints in [start, end), from its running sums."""
+    if series is None:
+        return 0
+    stamps, sums = series
+    i, j = bisect.bisect_left(stamps, start), bisect.bisect_left(stamps, end)
+    return int((sums[j - 1] if j else 0.0) - (sums[i - 1] if i else 0.0))
 
 
 def _essential(definition: Doc | None) -> list[str] | None:
