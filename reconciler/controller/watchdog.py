@@ -23,7 +23,7 @@ from prometheus_client import Counter
 
 from reconciler.core.kind import Context, Live
 from reconciler.core.manifest import Manifest
-from reconciler.core.ports import AwsError
+from reconciler.core.ports import AwsError, Fenced
 from reconciler.core.runs import (
     RETENTION,
     Memory,
@@ -173,7 +173,10 @@ class Watchdog:
         m, notes = decision.memory, list(decision.notes)
         started: dict[datetime, tuple[int, str | None, str]] = {}
         for run, attempt in decision.retries:
-            arn, why = await observer.retry(w, run, attempt)
+            try:
+                arn, why = await observer.retry(w, run, attempt)
+            except Fenced:  # no longer the leader: the new one re-runs it, and alerts
+                return
             m = retried(m, run.expected, attempt)
             started[run.expected] = (attempt, arn, why)
             self._count(controller, w.name, "retry")

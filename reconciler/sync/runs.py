@@ -30,7 +30,7 @@ import structlog
 
 from reconciler.core.kind import Live
 from reconciler.core.ownership import WATCH_TAG
-from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
+from reconciler.core.ports import AwsApi, AwsError, Fenced, collect_pages, gather_limited
 from reconciler.core.runs import (
     RETENTION,
     Attempt,
@@ -274,9 +274,11 @@ class Observer:
 
     async def retry(self, w: Watched, run: Run, attempt: int) -> tuple[str | None, str]:
         """Re-run one expected run on the watch's fallback capacity: (task ARN, or None and
-        why nothing started)."""
+        why nothing started). Raises Fenced when this replica may not write: no attempt."""
         try:
             resp = await self.aws.call("ecs", "run_task", **retry_request(w, run.expected, attempt))
+        except Fenced:
+            raise  # not sent: not an attempt
         except AwsError as exc:
             return None, str(exc)
         started = resp.get("tasks") or []
