@@ -6,7 +6,9 @@ everyone else in the account (CI, the console) until the bucket refills. Pacing 
 the documented rates keeps a pass free of throttling and leaves the account usable.
 
 Operations without a documented quota (Application Auto Scaling, STS, DynamoDB) are bounded
-only by the calls in flight.
+only by the calls in flight; so is SQS, whose standard queues "support a nearly unlimited
+number of API calls per second, per API action" (the schedule watchdog reads dead-letter
+queues).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ ENV = "RECONCILER_API_QUOTAS"
 ECS_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html"
 EVENTS_SOURCE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
 TAGGING_SOURCE = "https://docs.aws.amazon.com/tag-editor/latest/userguide/reference.html"
+CLOUDWATCH_SOURCE = ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/"
+                     "cloudwatch_limits.html")
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,20 @@ DOCUMENTED: tuple[Quota, ...] = (
     _ecs("tag read", 50, 20, "list_tags_for_resource"),
     _ecs("service modify", 50, 5, "create_service", "delete_service", "update_service"),
     _ecs("service read", 100, 20, "describe_services", "list_services"),
+    # The schedule watchdog's reads and retries. Read conservatively: DescribeTasks shares
+    # its ~20 a second with the container instance reads; RunTask at 20/20 (and Fargate's own
+    # launch rate, 100 then 20 a second, is above it).
+    _ecs("task read", 50, 20, "describe_tasks", "list_tasks"),
+    _ecs("task launch", 20, 20, "run_task"),
     # "All EventBridge APIs other than PutEvents are limited to 50 requests per second."
     Quota("each EventBridge API", "events", 50, 50, frozenset({"put_events"}), EVENTS_SOURCE,
           per_operation=True),
     # "GetResources: 15 requests per second" (not adjustable); no burst is documented.
     Quota("tagging GetResources", "resourcegroupstaggingapi", 15, 15,
           frozenset({"get_resources"}), TAGGING_SOURCE),
+    # "GetMetricData: 50 transactions per second (TPS)"; no burst is documented.
+    Quota("CloudWatch GetMetricData", "cloudwatch", 50, 50, frozenset({"get_metric_data"}),
+          CLOUDWATCH_SOURCE),
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import apply, demo, diff, import_, logs, render, schema, serve, validate
+from reconciler.cli import apply, demo, diff, import_, logs, render, runs, schema, serve, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"],
@@ -34,7 +34,7 @@ def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
 
 
 for command in (validate.validate, render.render, diff.diff, apply.apply, demo.demo,
-                serve.serve, import_.import_, schema.schema):
+                serve.serve, import_.import_, schema.schema, runs.runs):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -2,8 +2,10 @@
 
 Starts moto on 127.0.0.1, shows the diff of the example manifests, applies it, shows that a
 second diff is empty, edits AWS behind the reconciler's back with boto3 (as a console user
-would) and shows the drift; then watches the manifests and converges on every save. Every
-step is the one pass (`sync.run`) that `diff`, `apply` and the controller run.
+would) and shows the drift; then a night without Fargate Spot capacity on the embedded clock:
+the nightly close misses its run, is alerted and re-run on Fargate, and recovers; then it
+watches the manifests and converges on every save. Every step is the one pass (`sync.run`)
+that `diff`, `apply` and the controller run.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.common import DEFAULT_PATH
+
+if TYPE_CHECKING:
+    from reconciler.edges.slack import Sink
 
 RESYNC_SECONDS = 15.0
 
@@ -96,6 +102,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
             click.echo("  $ " + _hand_edit(svc.cluster, svc.name, exec_on))
             _heading("reconciler diff: the drift, and only the drift")
             drift = await step(apply=False)
+            await _nightly(aws, server, root)
             if watch:
                 _heading("Self-heal: apply puts it back")
                 await step(apply=True)
@@ -108,18 +115,96 @@ def run_demo(root: Path, watch: bool = True) -> int:
             return 0
 
 
+def _sink() -> Sink:
+    """Slack when configured, else alerts printed with the story."""
+    from reconciler.edges.slack import TerminalSink, sink_from_environment
+
+    sink = sink_from_environment(dict(os.environ))
+    if isinstance(sink, TerminalSink):
+        return TerminalSink(lambda text: click.echo("  " + text.replace("\n", "\n    ")))
+    return sink
+
+
+async def _nightly(aws: object, server: object, root: Path) -> None:
+    """A night without Fargate Spot capacity, on the embedded clock: the watched nightly
+    batch misses its run, is alerted, re-run on Fargate, and recovers."""
+    from datetime import UTC, timedelta
+
+    from reconciler.aws import Aws
+    from reconciler.cli.runs import history, text
+    from reconciler.controller.loop import Controller, PassReport, Settings
+    from reconciler.controller.watchdog import Watchdog
+    from reconciler.core.policy import Trigger
+    from reconciler.core.runs import anchor_of, format_duration
+    from reconciler.edges.git import LocalSource
+    from reconciler.edges.slack import Notifier
+    from reconciler.embedded import EmbeddedAws
+    from reconciler.embedded.clock import CLOCK
+    from reconciler.embedded.patches import tasks
+    from reconciler.kinds import load_tree
+    from reconciler.sync.run import Options, run
+
+    assert isinstance(aws, Aws) and isinstance(server, EmbeddedAws)
+    dog = Watchdog(clock=CLOCK.now)
+    controller = Controller(LocalSource(root), aws, Notifier(_sink()), Settings(
+        resync_interval=3600, fetch_interval=3600), extensions=[dog])
+    # the watchdog sees what a pass sees (a read, nothing applied: the drift is the story above)
+    seen = await run(load_tree(root), aws, Options(trigger=Trigger.AUTOMATED))
+    dog.after_pass(controller, PassReport(None, "demo", result=seen))
+    await dog.check(controller)
+    nightly = next((w for w in dog.watched.values() if w.watch.retries and "FARGATE_SPOT" in str(
+        w.ecs.get("CapacityProviderStrategy"))), None)
+    schedule = nightly.schedule() if nightly else None
+    if nightly is None or schedule is None or server.scheduler is None:
+        return
+    _heading(f"A night without Fargate Spot capacity: {nightly.name} ({nightly.expression}), "
+             f"watched with {nightly.watch.retries} retries on {nightly.watch.fallback}")
+    fire = schedule.next_after(CLOCK.now(), anchor=anchor_of(schedule, [], CLOCK.now(),
+                                                             CLOCK.now()))
+    if fire is None:
+        return
+    notifier = asyncio.create_task(controller.notifier.run())
+    tasks.unavailable("FARGATE_SPOT")
+    try:
+        CLOCK.advance((fire - CLOCK.now()).total_seconds() + 1)
+        for f in server.scheduler.tick():
+            if f.rule == nightly.name:
+                said = f.failures[0] if f.failures else f"task {f.tasks[0]}" if f.tasks else f.error
+                click.echo(f"  {fire.astimezone(UTC):%Y-%m-%d %H:%M} UTC (embedded clock): "
+                           f"EventBridge runs {f.rule}: {said}")
+        click.echo(f"  ... {format_duration(nightly.watch.tolerance)} later (its tolerance), the "
+                   "watchdog looks:")
+        CLOCK.advance((nightly.watch.tolerance + timedelta(seconds=30)).total_seconds())
+        server.scheduler.tick()
+        await dog.check(controller)
+        await controller.notifier.flush()
+        click.echo("  ... a minute later, the run on Fargate has finished:")
+        CLOCK.advance(60)
+        await dog.check(controller)
+        await controller.notifier.flush()
+    finally:
+        tasks.unavailable()
+        notifier.cancel()
+    click.echo(f"  $ reconciler runs {nightly.name} --since 2h")
+    found = await history(root, nightly.name, timedelta(hours=2), CLOCK.now())
+    click.echo("  " + text(found).replace("\n", "\n  "))
+
+
 async def _watch(aws: object, root: Path) -> None:
-    """The controller itself, on the local directory: saves converge, drift is alerted."""
+    """The controller itself, on the local directory: saves converge, drift is alerted,
+    scheduled runs are watched on the embedded clock."""
     from reconciler.aws import Aws
     from reconciler.controller.loop import Controller, Settings
+    from reconciler.controller.watchdog import Watchdog
     from reconciler.edges.git import LocalSource
-    from reconciler.edges.slack import Notifier, sink_from_environment
+    from reconciler.edges.slack import Notifier
+    from reconciler.embedded.clock import CLOCK
 
     assert isinstance(aws, Aws)
     _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
     settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)
-    controller = Controller(LocalSource(root), aws, Notifier(sink_from_environment(
-        dict(os.environ))), settings, on_pass=print_pass)
+    controller = Controller(LocalSource(root), aws, Notifier(_sink()), settings, on_pass=print_pass,
+                            extensions=[Watchdog(clock=CLOCK.now)])
     await controller.run(install_signals=True)
 
 

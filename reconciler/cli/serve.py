@@ -41,10 +41,13 @@ from reconciler.cli.common import DEFAULT_PATH, known_region
                    "the leader); default: this host's address and the bound port.")
 @click.option("--git-timeout", envvar="RECONCILER_GIT_TIMEOUT", type=float, default=30.0,
               show_default=True, help="Seconds a git command may take before it is an error.")
+@click.option("--watch-interval", type=float, default=60.0, show_default=True,
+              help="Seconds between looks at the scheduled tasks' runs (ECS describes a "
+                   "stopped task for about an hour).")
 def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None, local: bool,
           listen: str, resync: float, fetch_interval: float, remind_after: float,
           lease_table: str | None, lease_name: str, lease_seconds: float, advertise_url: str,
-          git_timeout: float) -> None:
+          git_timeout: float, watch_interval: float) -> None:
     """Run the controller: watch git, converge, detect drift, alert Slack."""
     from reconciler.controller.wiring import ServeOptions, run
 
@@ -54,13 +57,16 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
                            fetch_interval=fetch_interval, remind_after=remind_after,
                            lease_table=lease_table, lease_name=lease_name,
                            lease_seconds=lease_seconds, advertise_url=advertise_url,
-                           git_timeout=git_timeout)
+                           git_timeout=git_timeout, watch_interval=watch_interval)
     if local:
         from reconciler.cli.demo import print_pass
         from reconciler.embedded import local_default
+        from reconciler.embedded.clock import CLOCK
         from reconciler.embedded.server import DEFAULT_REGION
         from reconciler.kinds import load_tree
 
+        options.clock = CLOCK.now  # the embedded default's time: its tasks and schedules run on it
+        options.watch_interval /= max(CLOCK.speed, 1.0)  # a minute of it, not of the wall clock
         options.directory = directory or Path(repo_path)
         options.repo = None
         tree = load_tree(options.directory, region=known_region(None) or DEFAULT_REGION)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import structlog
 from reconciler.aws.client import Aws, region_of
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
+from reconciler.controller.watchdog import DEFAULT_INTERVAL, Watchdog, utc_now
 from reconciler.edges.git import DEFAULT_TIMEOUT, GitSource, LocalSource, Source
 from reconciler.edges.http import make_app, start
 from reconciler.edges.slack import Notifier, sink_from_environment
@@ -39,6 +42,8 @@ class ServeOptions:
     holder: str = ""
     advertise_url: str = ""  # where the other replicas reach this one (webhook forwarding)
     git_timeout: float = DEFAULT_TIMEOUT
+    watch_interval: float = DEFAULT_INTERVAL  # seconds between looks at scheduled runs
+    clock: Callable[[], datetime] = utc_now  # what "now" is to the schedule watchdog
 
 
 def _secret(arn: str) -> str:
@@ -65,7 +70,8 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
         lease = Lease(aws.unfenced(), options.lease_table, options.lease_name, holder,
                       options.lease_seconds, url=options.advertise_url)
     notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
-    return Controller(source, aws, notifier, settings, lease)
+    watchdog = Watchdog(options.watch_interval, options.clock)
+    return Controller(source, aws, notifier, settings, lease, extensions=[watchdog])
 
 
 async def serve(controller: Controller, host: str, port: int, install_signals: bool = True

@@ -22,12 +22,15 @@ DESIRED_HASH_TAG = "reconciler:desired-hash"
 NAME_TAG = "reconciler:name"
 CLUSTER_TAG = "reconciler:cluster"
 CONTENT_HASH_TAG = "reconciler:content-hash"
+# On a scheduled rule: what the schedule watchdog has alerted and re-run (core/runs.py), so a
+# restart or a new leader never alerts or re-runs twice.
+WATCH_TAG = "reconciler:watch"
 # Tags the reconciler rewrites on every write, without anybody changing the resource.
-BOOKKEEPING_TAGS = frozenset({REVISION_TAG, CONTENT_HASH_TAG, DESIRED_HASH_TAG})
+BOOKKEEPING_TAGS = frozenset({REVISION_TAG, CONTENT_HASH_TAG, DESIRED_HASH_TAG, WATCH_TAG})
 # Never compared: ownership is bookkeeping. An unowned twin of a manifest is adopted (tagged),
 # which is not a change to the resource.
 OWNERSHIP_TAGS = frozenset({MANAGED_BY, REVISION_TAG, CONTENT_HASH_TAG, DESIRED_HASH_TAG,
-                            NAME_TAG, CLUSTER_TAG})
+                            NAME_TAG, CLUSTER_TAG, WATCH_TAG})
 
 
 def is_foreign_tag(key: str) -> bool:
@@ -108,5 +111,5 @@ PASCAL_MAP_TAGS = TagStyle("Tags", "Key", "Value", as_map=True, arn_param="Resou
 
 __all__ = ["BOOKKEEPING_TAGS", "CLUSTER_TAG", "CONTENT_HASH_TAG", "DESIRED_HASH_TAG",
            "ECS_TAGS", "MANAGED_BY", "NAME_TAG", "OWNERSHIP_TAGS", "PASCAL_MAP_TAGS",
-           "PASCAL_TAGS", "REVISION_TAG", "TagStyle", "is_foreign_tag", "key_from_tags",
+           "PASCAL_TAGS", "REVISION_TAG", "WATCH_TAG", "TagStyle", "is_foreign_tag", "key_from_tags",
            "name_tags", "ownership_tags", "user_tags"]

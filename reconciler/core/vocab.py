@@ -107,6 +107,33 @@ class Hold(StrEnum):
     PRUNE_REFUSED = "prune refused: nothing is applied"
 
 
+class RunVerdict(StrEnum):
+    """What became of one expected run of a schedule, best to worst. `pending`: not due yet
+    (inside its tolerance); `unknown`: nothing can be said any more (ECS forgets stopped
+    tasks after about an hour) or yet (before the watch began)."""
+
+    SUCCEEDED = "succeeded"
+    RUNNING = "running"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+    MISSED = "missed"
+    OVERDUE = "overdue"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return list(RunVerdict).index(self)
+
+    @property
+    def bad(self) -> bool:
+        """Worth one alert."""
+        return self in (RunVerdict.MISSED, RunVerdict.OVERDUE, RunVerdict.FAILED)
+
+    @property
+    def final(self) -> bool:
+        return self in (RunVerdict.SUCCEEDED, RunVerdict.MISSED, RunVerdict.FAILED)
+
+
 class ClusterScope(StrEnum):
     """Whether a kind's manifests name a cluster in `metadata.cluster`."""
 
@@ -116,4 +143,4 @@ class ClusterScope(StrEnum):
 
 
 __all__ = ["PENDING_ACTIONS", "Action", "ClusterScope", "Decision", "Health", "Hold", "Result",
-           "State", "Sync", "worst_of"]
+           "RunVerdict", "State", "Sync", "worst_of"]

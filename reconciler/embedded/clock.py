@@ -35,6 +35,11 @@ class Clock:
             self._offset += seconds
         return self.now()
 
+    @property
+    def speed(self) -> float:
+        """Embedded seconds per real second."""
+        return self._speed
+
     def set_speed(self, speed: float) -> None:
         now = self.now()
         with self._lock:

@@ -1,5 +1,6 @@
-"""The embedded server: moto on 127.0.0.1, patched to behave like AWS, and the standard AWS
-environment pointed at it."""
+"""The embedded server: moto on 127.0.0.1, patched to behave like AWS, with EventBridge's
+scheduler running beside it (embedded/scheduler.py), and the standard AWS environment
+pointed at it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from reconciler.embedded.patches import patch_moto
+from reconciler.embedded.scheduler import Scheduler
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -20,24 +22,31 @@ DEFAULT_REGION = "eu-west-1"
 
 
 class EmbeddedAws:
-    """A moto server on 127.0.0.1, patched to behave like AWS. `url` is its endpoint."""
+    """A moto server on 127.0.0.1, patched to behave like AWS. `url` is its endpoint;
+    `scheduler` fires its scheduled rules."""
 
     def __init__(self, port: int = 0, patched: bool = True) -> None:
         from moto.server import ThreadedMotoServer
 
         if patched:
             patch_moto()
+        self._patched = patched
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = ""
+        self.scheduler: Scheduler | None = None
 
     def start(self) -> EmbeddedAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        if self._patched:
+            self.scheduler = Scheduler(self.url).start()
         return self
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self._server.stop()
 
     def reset(self) -> None:

@@ -4,6 +4,11 @@ The spec is PutRule's request (without Name) plus `target`, one PutTargets Targe
 cluster's Arn are filled in). Keys may be written camelCase or as the API spells them. The
 target's `ecsParameters.taskDefinitionArn` may name a TaskDefinition manifest, so a new
 revision moves the schedule; `input` may be written as a mapping and is compared as JSON.
+
+`watch` is the reconciler's own, never sent to AWS nor compared: how the schedule watchdog
+judges and re-runs its runs (core/runs.py). A target that names no task group gets
+`reconciler:<rule>`, so its tasks are told from every other rule's; that default is compared
+as absent, so a rule written before it existed stays in sync.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler.core import model
+from reconciler.core import model, schedule
 from reconciler.core.kind import PENDING_REVISION, Changed, Context, Live, Reference
 from reconciler.core.manifest import LoadError, Manifest, ResourceKey
 from reconciler.core.normalize import (
@@ -32,6 +37,7 @@ from reconciler.core.normalize import (
 )
 from reconciler.core.ownership import MANAGED_BY, PASCAL_TAGS
 from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limited
+from reconciler.core.runs import GROUP_PREFIX, default_group, read_watch, watch_key
 from reconciler.core.vocab import ClusterScope, Health
 from reconciler.kinds._base import KindBase
 
@@ -49,9 +55,10 @@ def _rule_shape() -> Any:
 
 
 def _split(spec: Doc) -> tuple[Doc, Doc | None, str | None]:
-    """(rule part, target part, the user's key for the target)."""
+    """(rule part, target part, the user's key for the target); `watch` is in neither."""
     target_key = next((k for k in spec if str(k).lower() == "target"), None)
-    rule = {k: v for k, v in spec.items() if k != target_key}
+    watch = watch_key(spec)
+    rule = {k: v for k, v in spec.items() if k not in (target_key, watch)}
     target = spec.get(target_key) if target_key else None
     return rule, target if isinstance(target, dict) else None, target_key
 
@@ -149,6 +156,13 @@ def _r_ecs_defaults(doc: Doc) -> None:
         sort_set_fields(ecs, "PlacementConstraints")
 
 
+def _r_default_group(doc: Doc) -> None:
+    for t in each(doc, "Targets"):
+        ecs = t.get("EcsParameters") if isinstance(t, dict) else None
+        if isinstance(ecs, dict) and str(ecs.get("Group", "")).startswith(GROUP_PREFIX):
+            ecs.pop("Group")
+
+
 def _r_retry_defaults(doc: Doc) -> None:
     for t in each(doc, "Targets"):
         rp = t.get("RetryPolicy") if isinstance(t, dict) else None
@@ -191,6 +205,10 @@ RULES: list[Rule] = [
           {"Targets": {"t": {"EcsParameters": {
               "NetworkConfiguration": {"awsvpcConfiguration": {"Subnets": ["a", "b"]}}}}}}),
          case=49),
+    Rule("sched.default-group", "the reconciler's own task group (reconciler:<rule>) = none",
+         _r_default_group,
+         ({"Targets": {"t": {"EcsParameters": {"Group": "reconciler:nightly", "TaskCount": 2}}}},
+          {"Targets": {"t": {"EcsParameters": {"TaskCount": 2}}}})),
     Rule("sched.retry-defaults", "RetryPolicy defaults 185 attempts / 24 h", _r_retry_defaults,
          ({"Targets": {"t": {"RetryPolicy": {"MaximumRetryAttempts": 185,
                                              "MaximumEventAgeInSeconds": 86400}}}},
@@ -230,6 +248,15 @@ class ScheduledTask(KindBase):
         rule = dict(builder.definitions.get(rule.get("$ref", "").split("/")[-1], rule))
         props = dict(rule.get("properties", {}))
         props["target"] = {"anyOf": [target, {"type": "object"}]}
+        duration = {"type": ["string", "integer"], "pattern": r"^\d+[dhms]?(\d+[hms])*$"}
+        props["watch"] = {
+            "description": "How the schedule's runs are watched (reconciler-only, never sent "
+                           "to AWS): false to not watch it.",
+            "anyOf": [{"type": "boolean", "const": False}, {
+                "type": "object", "additionalProperties": False,
+                "properties": {"retries": {"type": "integer", "minimum": 0, "maximum": 5},
+                               "fallbackCapacityProvider": {"type": "string"},
+                               "maxRuntime": duration, "tolerance": duration}}]}
         return {**rule, "properties": props, "required": ["target"]}
 
     def validate(self, m: Manifest) -> list[LoadError]:
@@ -246,6 +273,17 @@ class ScheduledTask(KindBase):
             errors.append(m.error("spec.scheduleExpression is required", ("spec",)))
         for path, message in model.validate({"Name": m.name, **rule}, _rule_shape()):
             errors.append(m.error(message, ("spec", *model.user_path(m.spec, path))))
+        expression = rule.get("ScheduleExpression")
+        if isinstance(expression, str):
+            try:
+                schedule.parse(expression)
+            except schedule.ScheduleError as exc:
+                where = ("spec", *model.user_path(m.spec, ("ScheduleExpression",)))
+                errors.append(m.error(f"spec.scheduleExpression: {exc}", where))
+        watch = watch_key(m.spec)
+        if watch is not None:
+            for path, message in read_watch(m.spec[watch])[1]:
+                errors.append(m.error(message, ("spec", watch, *path)))
         _, _, target_key = _split(m.spec)
         if target is None:
             errors.append(m.error("spec.target (the ECS task to run) is required", ("spec",)))
@@ -276,6 +314,7 @@ class ScheduledTask(KindBase):
         t.setdefault("Id", DEFAULT_TARGET_ID)
         t["Arn"] = ctx.cluster_arn(str(m.cluster))
         ecs = dict(t.get("EcsParameters") or {})
+        ecs.setdefault("Group", default_group(m.name))
         family = _task_definition_ref(t)
         if family:
             ecs["TaskDefinitionArn"] = ctx.refs.resolve(ResourceKey("TaskDefinition", family),

@@ -116,8 +116,22 @@ spec:
     ecsParameters:
       taskDefinitionArn: "arn:aws:ecs:eu-west-1:1:task-definition/x:1"
       taskCount: many
+  watch: {retries: 2, tolerance: 2h}
+---
+apiVersion: reconciler/v1
+kind: ScheduledTask
+metadata: {name: t, cluster: c}
+spec:
+  scheduleExpression: cron(0 10 * * * *)
+  target: {ecsParameters: {taskDefinitionArn: "x:1"}}
 """)
     result = cli("validate", str(tmp_path))
     assert result.exit_code == 1
     assert "s.yaml:6: ScheduledTask/s: spec.State: 'SOMETIMES' is not one of" in result.output
     assert "s.yaml:10: ScheduledTask/s: spec.target.EcsParameters.TaskCount" in result.output
+    assert "s.yaml:11: ScheduledTask/s: spec.watch.retries needs fallbackCapacityProvider" in (
+        result.output)
+    assert "s.yaml:11: ScheduledTask/s: spec.watch.tolerance must be from 1m to 45m" in (
+        result.output)
+    assert ("s.yaml:17: ScheduledTask/t: spec.scheduleExpression: 'cron(0 10 * * * *)': one of "
+            "Day-of-month / Day-of-week must be '?'") in result.output

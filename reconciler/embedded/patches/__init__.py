@@ -25,9 +25,17 @@ def patch_moto() -> None:
     with _lock:
         if _patched:
             return
-        from reconciler.embedded.patches import autoscaling, ecs, spot_fleet, tagging, tasks
+        from reconciler.embedded.patches import (
+            autoscaling,
+            ecs,
+            events,
+            spot_fleet,
+            tagging,
+            tasks,
+        )
 
         ecs.patch()
+        events.patch()
         tasks.patch()
         autoscaling.patch()
         spot_fleet.patch()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ _EXIT_IN_COMMAND = re.compile(r"\bexit\s+(\d+)\b")
 _unavailable: set[str] = {p.strip() for p in os.environ.get(UNAVAILABLE_ENV, "").split(",")
                           if p.strip()}
 _lock = threading.Lock()
+_simulated: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
 
 def unavailable(*providers: str) -> None:
@@ -141,7 +143,18 @@ def _plan(task: Any, task_definition: Any) -> None:
             exit_code_when_done=exit_code_of(command, env)))
     task.containers = containers
     task.reconciler_sim = Plan(created=CLOCK.now(), runtime=min(runtimes, default=0.0))
+    _simulated[task.task_arn] = task
     refresh(task)
+
+
+def backdate(task_arn: str, created: datetime) -> None:
+    """Start a simulated task's life at `created` instead of now (the embedded scheduler
+    fires a rule at its fire time even when it looks later)."""
+    task = _simulated.get(task_arn)
+    plan: Plan | None = getattr(task, "reconciler_sim", None)
+    if plan is not None and plan.stopped_at is None and created < plan.created:
+        plan.created = created
+        refresh(task)
 
 
 def refresh(task: Any) -> None:
@@ -303,5 +316,5 @@ def patch() -> None:
     replace(EC2ContainerServiceResponse, "describe_tasks", describe_tasks_response)
 
 
-__all__ = ["CAPACITY_UNAVAILABLE", "EXIT_ENV", "SECONDS_ENV", "chosen_provider",
+__all__ = ["CAPACITY_UNAVAILABLE", "EXIT_ENV", "SECONDS_ENV", "backdate", "chosen_provider",
            "exit_code_of", "refresh", "unavailable"]
