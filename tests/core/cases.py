@@ -82,12 +82,6 @@ class Replay:
     async def account_id(self) -> str:
         return ACCOUNT
 
-    def recall(self, arn: str) -> dict[str, Any] | None:
-        return None
-
-    def keep(self, arn: str, answer: dict[str, Any]) -> None:
-        return None
-
     async def call(self, service: str, operation: str, /, **params: Any) -> dict[str, Any]:
         answer: dict[str, Any] = self.answers[operation]
         return answer
