@@ -21,6 +21,7 @@ ENV = "RECONCILER_API_QUOTAS"
 ECS_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html"
 EVENTS_SOURCE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
 TAGGING_SOURCE = "https://docs.aws.amazon.com/tag-editor/latest/userguide/reference.html"
+FARGATE_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,13 @@ DOCUMENTED: tuple[Quota, ...] = (
     _ecs("tag read", 50, 20, "list_tags_for_resource"),
     _ecs("service modify", 50, 5, "create_service", "delete_service", "update_service"),
     _ecs("service read", 100, 20, "describe_services", "list_services"),
+    # "The rate quota for calls to the Amazon ECS RunTask API is 20 calls per second (burst
+    # and sustained)" (Fargate's RunTask throttle; each call may start up to 10 tasks).
+    Quota("run task", "ecs", 20, 20, frozenset({"run_task"}), FARGATE_SOURCE),
+    # About 20 a second, shared with DescribeContainerInstances; no burst was found written
+    # down, so none above the rate is assumed. StopTask: no figure found; paced the same.
+    _ecs("task read", 20, 20, "describe_tasks", "list_tasks"),
+    _ecs("task stop", 20, 20, "stop_task"),
     # "All EventBridge APIs other than PutEvents are limited to 50 requests per second."
     Quota("each EventBridge API", "events", 50, 50, frozenset({"put_events"}), EVENTS_SOURCE,
           per_operation=True),

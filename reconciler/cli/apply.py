@@ -1,6 +1,7 @@
 """`reconciler apply [PATH]`: make AWS equal to git now, as a manual sync (everything
 pending is applied, whatever the controller's drift policy; a refused prune applies
-nothing)."""
+nothing). PreSync hooks run first and are waited for (up to their `timeoutSeconds`); what a
+failed one gates is held, and the exit code is 1 until it passes."""
 
 from __future__ import annotations
 
@@ -34,13 +35,17 @@ from reconciler.cli.common import (
               help="Allow changes that delete and re-create a resource.")
 @click.option("--revision", default=None,
               help="Git revision to record (default: HEAD of PATH's repo).")
+@click.option("--rerun-hooks", is_flag=True,
+              help="Run again the hooks that already failed for this revision.")
 @no_color_option
 @verify_option
 def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
-          allow_replace: bool, revision: str | None, no_color: bool, verify: bool) -> None:
+          allow_replace: bool, revision: str | None, rerun_hooks: bool, no_color: bool,
+          verify: bool) -> None:
     """Make AWS equal to git (PATH). Exit 0 when everything applied, 1 otherwise."""
     from reconciler.aws import Aws
     from reconciler.core.format import plan_json, plan_text
+    from reconciler.core.manifest import ResourceKey
     from reconciler.edges.git import revision_of
     from reconciler.sync.run import Options, PassResult, run
 
@@ -48,13 +53,17 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
 
     def show_plan(planned: PassResult) -> None:
         if output == "text" and not planned.plan.refused:
-            click.echo(plan_text(planned.plan, colour(no_color)))
+            click.echo(plan_text(planned.plan, colour(no_color), planned.verdicts))
+
+    def show_hook(key: ResourceKey, text: str) -> None:
+        if output == "text":
+            click.echo(f"{key}: {text}")
 
     try:
         result = run_async(run(tree, Aws(), Options(
             apply=True, revision=revision or revision_of(path), prune=prune,
             allow_mass_prune=allow_mass_prune, allow_replace=allow_replace, verify=verify,
-            on_plan=show_plan)))
+            rerun_hooks=rerun_hooks, on_plan=show_plan, on_hook=show_hook)))
     except Exception as exc:
         fail(str(exc))
     plan = result.plan
@@ -67,17 +76,22 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
         sys.exit(EXIT_ERROR)
     applied = result.applied
     assert applied is not None
+    held = result.held()
     if output == "json":
         click.echo(json.dumps({
-            **plan_json(plan),
+            **plan_json(plan, result.verdicts),
             "applied": [{"kind": o.change.key.kind, "name": o.change.key.name,
                          "cluster": o.change.key.cluster, "result": str(o.result),
                          "error": o.error, "arn": o.arn} for o in applied.outcomes],
+            "held": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
+                      "reason": result.verdicts[c.key].reason} for c in held],
         }, indent=2, default=str))
     else:
         for o in applied.outcomes:
             line = f"{o.change.key}: {o.result}"
             click.echo(f"{line}: {o.error}" if o.error else line)
-        if not applied.outcomes:
+        for c in held:
+            click.echo(f"{c.key}: held: {result.verdicts[c.key].reason}")
+        if not applied.outcomes and not held:
             click.echo("Nothing to apply.")
-    sys.exit(EXIT_OK if applied.ok else EXIT_ERROR)
+    sys.exit(EXIT_OK if applied.ok and not held else EXIT_ERROR)

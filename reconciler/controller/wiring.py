@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from reconciler.aws.client import Aws, region_of
+from reconciler.controller.hooks import HooksExtension
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
 from reconciler.edges.git import DEFAULT_TIMEOUT, GitSource, LocalSource, Source
@@ -65,7 +66,8 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
         lease = Lease(aws.unfenced(), options.lease_table, options.lease_name, holder,
                       options.lease_seconds, url=options.advertise_url)
     notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
-    return Controller(source, aws, notifier, settings, lease)
+    return Controller(source, aws, notifier, settings, lease,
+                      extensions=[HooksExtension(settings.hook_poll)])
 
 
 async def serve(controller: Controller, host: str, port: int, install_signals: bool = True

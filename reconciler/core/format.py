@@ -12,12 +12,55 @@ from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask
 from reconciler.core.plan import Change, Plan
 from reconciler.core.policy import Verdict
-from reconciler.core.vocab import Action, Decision
+from reconciler.core.vocab import Action, Decision, HookPhase, HookState
 
-SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-",
+          Action.RUN: ">"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
-          Action.DELETE: "red"}
+          Action.DELETE: "red", Action.RUN: "cyan"}
 Verdicts = dict[ResourceKey, Verdict]
+
+
+def hook_note(c: Change, held: bool = False) -> str:
+    """What a hook does in this pass, or what a gated change waits for, in words: "PreSync
+    hook: runs before Service/c/api" / "after PreSync hook Job/c/migrate" (for a held change,
+    the hold says it)."""
+    if held:
+        return ""
+    if c.after_hooks:
+        return "after PreSync hook " + ", ".join(map(str, c.after_hooks))
+    h = c.hook
+    if h is None or c.action is not Action.RUN:
+        return ""
+    gates = ", ".join(map(str, h.gates))
+    if h.state is HookState.RUNNING and h.run is not None:
+        older = " (started for an earlier revision)" if h.superseded else ""
+        waits = f"; {gates} wait for it" if gates and h.phase is HookPhase.PRE_SYNC else ""
+        return f"{h.phase} hook running: task {h.run.task_id}{older}{waits}"
+    if h.state is HookState.FINISHED and h.run is not None:
+        result = "passed" if h.run.succeeded else f"failed, {h.run.failure()}"
+        return f"{h.phase} hook's task stopped: {result}"
+    when = "before" if h.phase is HookPhase.PRE_SYNC else "after"
+    if h.state is HookState.FAILED:
+        return f"{h.phase} hook failed for this revision ({h.failure}): runs again {when} {gates}"
+    return f"{h.phase} hook: runs {when} {gates}"
+
+
+def hook_json(c: Change) -> dict[str, Any]:
+    h = c.hook
+    assert h is not None
+    out: dict[str, Any] = {"phase": str(h.phase), "state": str(h.state), "digest": h.digest,
+                           "gates": [str(k) for k in h.gates], "attempt": h.attempt,
+                           "timeoutSeconds": h.timeout}
+    if h.run is not None:
+        out["task"] = h.run.arn
+        if h.run.stopped:
+            out["exitCode"] = h.run.exit_code
+    elif h.record is not None and h.record.exit is not None:
+        out["exitCode"] = h.record.exit
+    if h.failed:
+        out["failure"] = h.failure
+    return out
 
 
 def _held(c: Change, verdicts: Verdicts | None) -> Verdict | None:
@@ -60,8 +103,12 @@ def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
         out["adopt"] = True
     if c.live:
         out["arn"] = c.live.arn
-    if c.action is not Action.DELETE and c.live is not None:
+    if c.action not in (Action.DELETE, Action.RUN) and c.live is not None:
         out["drift"] = c.drift
+    if c.hook is not None and c.action is Action.RUN:
+        out["hook"] = hook_json(c)
+    if c.after_hooks:
+        out["after"] = [str(k) for k in c.after_hooks]
     held = _held(c, verdicts)
     if held is not None:
         out["decision"] = str(held.decision)
@@ -83,7 +130,7 @@ def ignored_json(plan: Plan) -> list[dict[str, Any]]:
 def plan_json(plan: Plan, verdicts: Verdicts | None = None) -> dict[str, Any]:
     return {
         "changes": [change_json(c, verdicts) for c in plan.pending],
-        "summary": plan.counts(),
+        "summary": {**plan.counts(), "run": len(plan.runs)},
         "adopt": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
                    "arn": c.live.arn if c.live else None} for c in plan.adoptions],
         "ignored": ignored_json(plan),
@@ -109,11 +156,13 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
         if c.note:
             note = f" ({c.note})"
         held = _held(c, verdicts)
+        if hook_note(c, held is not None):
+            note += f" ({hook_note(c, held is not None)})"
         if held is not None:
             note += f" ({held.reason})"
         head = f"{sym} {c.key} ({c.action}){note}"
         lines.append(_style(head, COLOUR[c.action], colour, bold=True))
-        if c.action is Action.DELETE:
+        if c.action in (Action.DELETE, Action.RUN):
             continue
         for f in c.fields:
             old, new = _masked(f)
@@ -157,9 +206,15 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
     else:
         lines.append(
             f"Plan: {counts['create']} to create, {counts['update']} to update, "
-            f"{counts['replace']} to replace, {counts['delete']} to delete."
+            f"{counts['replace']} to replace, {counts['delete']} to delete{_runs(plan)}."
         )
     return "\n".join(lines)
+
+
+def _runs(plan: Plan, bold: bool = False) -> str:
+    n = len(plan.runs)
+    shown = f"**{n}**" if bold else str(n)
+    return f", {shown} hook{'s' if n != 1 else ''} to run" if n else ""
 
 
 def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
@@ -169,11 +224,17 @@ def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
     counts = plan.counts()
     out.append(
         f"**{counts['create']}** to create, **{counts['update']}** to update, "
-        f"**{counts['replace']}** to replace, **{counts['delete']}** to delete."
+        f"**{counts['replace']}** to replace, **{counts['delete']}** to delete"
+        f"{_runs(plan, bold=True)}."
     )
     for c in plan.pending:
         held = _held(c, verdicts)
         why = f" — {held.reason}" if held is not None else ""
+        if hook_note(c, held is not None):
+            why = f" — {hook_note(c, held is not None)}{why}"
+        if c.action is Action.RUN:
+            out += ["", f"<code>{SYMBOL[c.action]} {c.key}</code> ({c.action}){why}"]
+            continue
         out += ["", f"<details><summary><code>{SYMBOL[c.action]} {c.key}</code> ({c.action})"
                     f"{why}</summary>", "", "```diff"]
         for f in c.fields:
