@@ -11,7 +11,7 @@ import os
 
 import click
 
-from reconciler.cli import apply, demo, diff, import_, logs, render, schema, serve, validate
+from reconciler.cli import apply, demo, diff, import_, logs, render, run, schema, serve, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,7 +23,7 @@ def main(log_level: str) -> None:
     logs.configure(log_level)
 
 
-for command in (validate.validate, render.render, diff.diff, apply.apply, demo.demo,
+for command in (validate.validate, render.render, diff.diff, apply.apply, run.run, demo.demo,
                 serve.serve, import_.import_, schema.schema):
     main.add_command(command)
 
