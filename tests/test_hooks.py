@@ -12,6 +12,7 @@ import boto3
 from click.testing import Result as CliResult
 
 from reconciler.aws.client import Aws
+from reconciler.controller.hooks import HooksExtension
 from reconciler.controller.loop import Controller, Settings
 from reconciler.core.hooks import HOOK_TAG, Record
 from reconciler.core.vocab import Hold, Result, RunState
@@ -29,7 +30,7 @@ from tests.support_hooks import (
     sleep_on_embedded_clock,
     write_estate,
 )
-from tests.test_controller import deliver
+from tests.test_controller import deliver, wait_for
 
 
 async def acli(*args: str) -> CliResult:
@@ -142,3 +143,28 @@ async def test_a_hook_past_its_timeout_is_stopped_and_fails(
     assert result.verdicts[next(k for k in result.verdicts if k.kind == "Service")].hold \
         is Hold.HOOK_FAILED
     assert _image(boto3.client("ecs", region_name=REGION)) == "app:1"
+
+
+async def test_the_controller_follows_a_running_hook_between_passes(
+        aws: EmbeddedAws, tmp_path: Path, slack: SlackReceiver) -> None:
+    """The controller's loop: a pass starts the migration and leaves it running, the hooks
+    extension asks for targeted passes until it has stopped, then the update goes."""
+    seed(aws)
+    root = write_estate(tmp_path / "m", migrate_exit=None)
+    assert (await acli("apply", str(root))).exit_code == 0
+    write_estate(root, image="app:2", migrate_exit=0)
+    c = controller(root, slack)
+    hooks = HooksExtension(poll=0.05)
+    c.extensions.append(hooks)
+    loop = asyncio.create_task(c.run())
+    ecs = boto3.client("ecs", region_name=REGION)
+    try:
+        with fast_clock(speed=500):
+            await wait_for(lambda: c.aws.calls["ecs:update_service"] == 1, timeout=30)
+    finally:
+        c.stop()
+        await asyncio.wait_for(loop, 30)
+    assert c.aws.calls["ecs:run_task"] == 1 and hooks.running == set()
+    assert _image(ecs) == "app:2"
+    record = _record()
+    assert record is not None and record.state is RunState.SUCCEEDED
