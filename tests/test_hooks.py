@@ -101,6 +101,13 @@ async def test_a_failing_migration_holds_the_service_alerts_once_and_survives_a_
     assert len(alerts) == 1, alerts
     assert "Job/c/migrate" in alerts[0] and "exit 1" in alerts[0]
     assert "log group /ecs/app" in alerts[0]
+    with fast_clock():  # by hand: it runs again (a new attempt), fails again, holds again
+        rerun = await acli("apply", str(root), "--rerun-hooks")
+    assert rerun.exit_code == 1 and "Job/c/migrate: failed" in rerun.output
+    assert "Service/c/api: held: PreSync hook Job/c/migrate failed" in rerun.output
+    record = _record()
+    assert record is not None and (record.attempt, record.state) == (2, RunState.FAILED)
+    assert _image(ecs) == "app:1"
 
 
 async def test_a_passing_migration_runs_once_and_the_update_follows(

@@ -51,7 +51,7 @@ def hook_json(c: Change) -> dict[str, Any]:
     assert h is not None
     out: dict[str, Any] = {"phase": str(h.phase), "state": str(h.state), "digest": h.digest,
                            "gates": [str(k) for k in h.gates], "attempt": h.attempt,
-                           "timeoutSeconds": h.timeout}
+                           "timeoutSeconds": int(h.timeout)}
     if h.run is not None:
         out["task"] = h.run.arn
         if h.run.stopped:
@@ -101,7 +101,7 @@ def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
         out["ignored"] = [{"path": show(i.path), "reason": i.reason} for i in c.ignored]
     if c.adopt:
         out["adopt"] = True
-    if c.live:
+    if c.live and c.live.arn:
         out["arn"] = c.live.arn
     if c.action not in (Action.DELETE, Action.RUN) and c.live is not None:
         out["drift"] = c.drift

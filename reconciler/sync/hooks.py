@@ -180,8 +180,10 @@ class HookRunner:
                         exit=None if run.missing else run.exit_code,
                         passed=record.digest if ok else record.passed)
         await kind.remember(self.aws, key, final, self.ctx)
-        done = replace(change, live=Live(key, run.arn, {}, {MANAGED_BY: self.ctx.owner},
-                                         {"record": final, "run": run}))
+        # what the pass now knows of it (its status is read from here)
+        change.live = Live(key, run.arn, {}, {MANAGED_BY: self.ctx.owner},
+                           {"record": final, "run": run})
+        done = change
         if h.superseded:
             self._say(key, f"an earlier run ended ({'passed' if ok else run.failure()})")
             return Verdict(Decision.HOLD, Hold.HOOK_RUNNING,
