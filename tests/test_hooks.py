@@ -24,13 +24,14 @@ from reconciler.kinds import load_tree
 from reconciler.sync.run import Options, run
 from tests.conftest import REGION, SlackReceiver, cli, cli_json
 from tests.support_hooks import (
+    deliver,
     embedded_now,
     fast_clock,
     seed,
     sleep_on_embedded_clock,
+    wait_for,
     write_estate,
 )
-from tests.test_controller import deliver, wait_for
 
 
 async def acli(*args: str) -> CliResult:

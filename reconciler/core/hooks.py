@@ -401,13 +401,14 @@ def check_hooks(manifests: Sequence[Manifest], registry: Registry) -> list[LoadE
     """What is wrong with the tree's hooks: `metadata.hook` on a kind that cannot run, an
     unknown phase, gates that name nothing or something a hook cannot run before."""
     errors: list[LoadError] = []
+    runnable_kinds = {name for name, k in registry.items() if isinstance(k, Runnable)}
     for m in manifests:
         raw_meta = m.raw.get("metadata")
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         kind = registry.get(m.kind)
         if kind is None:
             continue
-        runnable = isinstance(kind, Runnable)
+        runnable = m.kind in runnable_kinds
         if "hook" in meta:
             value = meta["hook"]
             if not runnable:

@@ -183,7 +183,6 @@ class HookRunner:
         # what the pass now knows of it (its status is read from here)
         change.live = Live(key, run.arn, {}, {MANAGED_BY: self.ctx.owner},
                            {"record": final, "run": run})
-        done = change
         if h.superseded:
             self._say(key, f"an earlier run ended ({'passed' if ok else run.failure()})")
             return Verdict(Decision.HOLD, Hold.HOOK_RUNNING,
@@ -191,7 +190,7 @@ class HookRunner:
                                   "run starts on the next pass")
         if ok:
             self._say(key, f"{h.phase} hook passed")
-            return Outcome(done, Result.RAN, arn=run.arn)
+            return Outcome(change, Result.RAN, arn=run.arn)
         why = f"timed out after {h.timeout:.0f} s" if timed_out else run.failure()
         self.failures[key] = why
         gated = ", ".join(map(str, h.gates))
@@ -202,7 +201,7 @@ class HookRunner:
                  "It runs again when git changes what it covers, or with "
                  "`reconciler apply --rerun-hooks`."]
         self._say(key, f"{h.phase} hook failed ({why})")
-        return Outcome(done, Result.FAILED, mask_text("\n".join(lines)), arn=run.arn)
+        return Outcome(change, Result.FAILED, mask_text("\n".join(lines)), arn=run.arn)
 
 
 __all__ = ["LAST_PHASE", "POLL_SECONDS", "HookOptions", "HookRunner", "follow"]
