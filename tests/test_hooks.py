@@ -15,7 +15,7 @@ from reconciler.aws.client import Aws
 from reconciler.controller.hooks import HooksExtension
 from reconciler.controller.loop import Controller, Settings
 from reconciler.core.hooks import HOOK_TAG, Record
-from reconciler.core.vocab import Hold, Result, RunState
+from reconciler.core.vocab import Health, Hold, Result, RunState
 from reconciler.edges.git import LocalSource
 from reconciler.edges.slack import Notifier, WebhookSink
 from reconciler.embedded import EmbeddedAws
@@ -73,8 +73,9 @@ async def test_a_failing_migration_holds_the_service_alerts_once_and_survives_a_
     assert code == 2 and [c["hook"]["state"] for c in diff["changes"] if "hook" in c] == ["due"]
     first = controller(root, slack)
     await first.run_pass()  # starts the migration, leaves it running
-    assert first.statuses[next(k for k in first.statuses if k.kind == "Service")].held.startswith(
-        "waiting for PreSync hook Job/c/migrate")
+    status = {str(k): s for k, s in first.statuses.items()}
+    assert status["Service/c/api"].held.startswith("waiting for PreSync hook Job/c/migrate")
+    assert status["Job/c/migrate"].health is Health.PROGRESSING
     CLOCK.advance(60)
     report = await first.run_pass(fetch=False)  # sees it stopped: exit 1
     assert report.applied is not None

@@ -167,6 +167,8 @@ class HookRunner:
         timed_out = False
         if not run.stopped:
             if self.o.clock() < deadline:
+                change.live = Live(key, run.arn, {}, {MANAGED_BY: self.ctx.owner},
+                                   {"record": record, "run": run})
                 return Verdict(Decision.HOLD, Hold.HOOK_RUNNING,
                                detail=f"{h.phase} hook running (task {record.task}, "
                                       f"{self.o.clock() - record.at:.0f} s of {h.timeout:.0f})")
