@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from reconciler.core.load import Tree
 
 RESYNC_SECONDS = 15.0
-DEMO_SPEED = 30.0
 
 
 def _heading(text: str) -> None:
@@ -85,7 +84,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
     from reconciler.core.manifest import ResourceKey
     from reconciler.core.policy import Trigger
     from reconciler.embedded import local_default
-    from reconciler.embedded.clock import CLOCK, SPEED_ENV
+    from reconciler.embedded.clock import local_speed
     from reconciler.kinds import load_tree
     from reconciler.sync.run import Options, PassResult, run
 
@@ -114,8 +113,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
             click.echo(f"  {key}: held: {v.reason}")
         return result
 
-    if SPEED_ENV not in os.environ:
-        CLOCK.set_speed(DEMO_SPEED)
+    local_speed()
 
     with local_default([m.spec for m in tree.manifests]) as server:
         click.echo(f"Embedded AWS (moto) at {server.url}; manifests from {root}")

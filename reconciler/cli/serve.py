@@ -51,8 +51,10 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
     if local:
         from reconciler.cli.demo import print_pass
         from reconciler.embedded import local_default
+        from reconciler.embedded.clock import local_speed
         from reconciler.kinds import load_tree
 
+        local_speed()  # tasks (a migration hook) run on the embedded clock
         options.directory = directory or Path(repo_path)
         options.repo = None
         tree = load_tree(options.directory)
