@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import apply, demo, diff, import_, logs, render, runs, schema, serve, validate
+from reconciler.cli import (
+    apply,
+    demo,
+    diff,
+    import_,
+    logs,
+    render,
+    run,
+    runs,
+    schema,
+    serve,
+    validate,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"],
@@ -33,7 +45,7 @@ def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
     logs.configure(log_level or default, log_format)
 
 
-for command in (validate.validate, render.render, diff.diff, apply.apply, demo.demo,
+for command in (validate.validate, render.render, diff.diff, apply.apply, run.run, demo.demo,
                 serve.serve, import_.import_, schema.schema, runs.runs):
     main.add_command(command)
 

@@ -1,7 +1,9 @@
 """`reconciler apply [PATH]`: make AWS equal to git now, as a manual sync (everything
 pending is applied, whatever the controller's drift policy; a refused prune applies
-nothing). With the controller's lease table configured it holds the controller's lease
-while it writes, so a person and the controller never write at once."""
+nothing). PreSync hooks run first and are waited for (up to their `timeoutSeconds`); what a
+failed one gates is held, and the exit code is 1 until it passes. With the controller's lease
+table configured it holds the controller's lease while it writes, so a person and the
+controller never write at once."""
 
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ from reconciler.cli.common import (
               help="Allow changes that delete and re-create a resource.")
 @click.option("--revision", default=None,
               help="Git revision to record (default: HEAD of PATH's repo).")
+@click.option("--rerun-hooks", is_flag=True,
+              help="Run again the hooks that already failed for this revision.")
 @no_color_option
 @verify_option
 @target_options
@@ -60,13 +64,15 @@ from reconciler.cli.common import (
                    "the controller may then write at the same time.")
 @aws_options
 def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
-          allow_replace: bool, revision: str | None, no_color: bool, verify: bool,
-          targets: tuple[str, ...], labels: tuple[str, ...], lease_table: str | None,
-          lease_name: str, lease_wait: float, force: bool, profile: str | None,
-          region: str | None, endpoint_url: str | None, parallelism: int) -> None:
+          allow_replace: bool, revision: str | None, rerun_hooks: bool, no_color: bool,
+          verify: bool, targets: tuple[str, ...], labels: tuple[str, ...],
+          lease_table: str | None, lease_name: str, lease_wait: float, force: bool,
+          profile: str | None, region: str | None, endpoint_url: str | None,
+          parallelism: int) -> None:
     """Make AWS equal to git (PATH). Exit 0 when everything applied, 1 otherwise."""
     from reconciler.controller.lease import Lease, LeaseUnavailable
     from reconciler.core.format import plan_json, plan_text
+    from reconciler.core.manifest import ResourceKey
     from reconciler.edges.git import has_local_changes, revision_of
     from reconciler.sync.run import Options, PassResult, run
 
@@ -83,11 +89,16 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
 
     def show_plan(planned: PassResult) -> None:
         if output == "text" and not planned.plan.refused:
-            click.echo(plan_text(planned.plan, colour(no_color)))
+            click.echo(plan_text(planned.plan, colour(no_color), planned.verdicts))
+
+    def show_hook(key: ResourceKey, text: str) -> None:
+        if output == "text":
+            click.echo(f"{key}: {text}")
 
     options = Options(apply=True, revision=revision, prune=prune,
                       allow_mass_prune=allow_mass_prune, allow_replace=allow_replace,
-                      verify=verify, only=only, on_plan=show_plan)
+                      verify=verify, only=only, rerun_hooks=rerun_hooks, on_plan=show_plan,
+                      on_hook=show_hook)
 
     async def leased() -> Any:
         if not lease_table:
@@ -118,20 +129,25 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
         sys.exit(EXIT_ERROR)
     applied = result.applied
     assert applied is not None
+    held = result.held()
     if output == "json":
         click.echo(json.dumps({
-            **plan_json(plan),
+            **plan_json(plan, result.verdicts),
             "applied": [{"kind": o.change.key.kind, "name": o.change.key.name,
                          "cluster": o.change.key.cluster, "result": str(o.result),
                          "error": o.error, "arn": o.arn} for o in applied.outcomes],
+            "held": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
+                      "reason": result.verdicts[c.key].reason} for c in held],
         }, indent=2, default=str))
     else:
         for o in applied.outcomes:
             line = f"{o.change.key}: {o.result}"
             click.echo(f"{line}: {o.error}" if o.error else line)
-        if not applied.outcomes:
+        for c in held:
+            click.echo(f"{c.key}: held: {result.verdicts[c.key].reason}")
+        if not applied.outcomes and not held:
             click.echo("Nothing to apply.")
-    sys.exit(EXIT_OK if applied.ok else EXIT_ERROR)
+    sys.exit(EXIT_OK if applied.ok and not held else EXIT_ERROR)
 
 
 def cli_holder() -> str:

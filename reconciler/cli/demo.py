@@ -1,11 +1,14 @@
 """`reconciler demo`: the whole product on the embedded default, in one terminal.
 
-Starts moto on 127.0.0.1, shows the diff of the example manifests, applies it, shows that a
-second diff is empty, edits AWS behind the reconciler's back with boto3 (as a console user
-would) and shows the drift; then a night without Fargate Spot capacity on the embedded clock:
-the nightly close misses its run, is alerted and re-run on Fargate, and recovers; then it
-watches the manifests and converges on every save. Every step is the one pass (`sync.run`)
-that `diff`, `apply` and the controller run.
+Starts moto on 127.0.0.1, shows the diff of the example manifests, applies it (the API's
+database migration, a PreSync hook, runs before its service is created), shows that a second
+diff is empty, edits AWS behind the reconciler's back with boto3 (as a console user would)
+and shows the drift; then a night without Fargate Spot capacity on the embedded clock: the
+nightly close misses its run, is alerted and re-run on Fargate, and recovers; then a release
+whose migration fails holds its service back; then it watches the manifests and converges on
+every save. Every step is the one pass (`sync.run`) that `diff`, `apply` and the controller
+run. Tasks run on the embedded clock, sped up (`RECONCILER_EMBEDDED_SPEED`, default 30 here)
+so a migration takes a second or two.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import click
 from reconciler.cli.common import DEFAULT_PATH
 
 if TYPE_CHECKING:
+    from reconciler.core.load import Tree
     from reconciler.edges.slack import Sink
 
 RESYNC_SECONDS = 15.0
@@ -41,6 +45,28 @@ def _hand_edit(cluster: str | None, name: str, exec_on: bool) -> str:
             f"--{'no-' if exec_on else ''}enable-execute-command --propagate-tags NONE")
 
 
+def failing_release(tree: Tree) -> tuple[str, str] | None:
+    """The tree changed as a failing release would change it: the first PreSync hook's task
+    definition gets a new image and the hook's command exits 1 on the embedded default
+    (RECONCILER_SIMULATE_EXIT). (hook, service) it concerns, None without a hook."""
+    from reconciler.core.hooks import hook_of, resolve_gates
+
+    job = next((m for m in tree.manifests if hook_of(m) is not None), None)
+    if job is None:
+        return None
+    gated = resolve_gates(job, tree.manifests)[0]
+    td = next((m for m in tree.manifests if m.kind == "TaskDefinition"
+               and m.name == job.spec.get("taskDefinition")), None)
+    if td is None or not gated:
+        return None
+    app = td.spec["containerDefinitions"][0]
+    app["image"] = str(app["image"]).rsplit(":", 1)[0] + ":next"
+    overrides = job.spec.setdefault("overrides", {}).setdefault("containerOverrides", [{}])
+    overrides[0].setdefault("environment", []).append(
+        {"name": "RECONCILER_SIMULATE_EXIT", "value": "1"})
+    return str(job.key), str(gated[0])
+
+
 def print_pass(report: object) -> None:
     """What a controller pass did, for people watching the local default."""
     from reconciler.controller.loop import PassReport
@@ -59,8 +85,10 @@ def run_demo(root: Path, watch: bool = True) -> int:
     from reconciler.aws import Aws
     from reconciler.cli.common import known_region
     from reconciler.core.format import plan_text
+    from reconciler.core.manifest import ResourceKey
     from reconciler.core.policy import Trigger
     from reconciler.embedded import local_default
+    from reconciler.embedded.clock import local_speed
     from reconciler.embedded.server import DEFAULT_REGION
     from reconciler.kinds import load_tree
     from reconciler.sync.run import Options, PassResult, run
@@ -76,26 +104,50 @@ def run_demo(root: Path, watch: bool = True) -> int:
     def show(result: PassResult) -> None:
         click.echo(plan_text(result.plan, colour, result.verdicts))
 
-    async def step(apply: bool) -> PassResult:
-        result = await run(load_tree(root, region=aws.region), aws, Options(
-            apply=apply, trigger=Trigger.MANUAL if apply else Trigger.AUTOMATED, on_plan=show))
+    def hook(key: ResourceKey, text: str) -> None:
+        click.echo(f"  {key}: {text}")
+
+    async def step(apply: bool, tree: Tree | None = None) -> PassResult:
+        result = await run(tree or load_tree(root, region=aws.region), aws, Options(
+            apply=apply, trigger=Trigger.MANUAL if apply else Trigger.AUTOMATED, on_plan=show,
+            on_hook=hook))
         for o in result.applied.outcomes if result.applied else []:
-            click.echo(f"  {o.change.key}: {o.result}{(': ' + o.error) if o.error else ''}")
+            error = ("\n    ".join(o.error.splitlines())) if o.error else ""
+            click.echo(f"  {o.change.key}: {o.result}{(': ' + error) if error else ''}")
+        for key, v in (result.applied.held.items() if result.applied else []):
+            click.echo(f"  {key}: held: {v.reason}")
         return result
+
+    local_speed()
 
     with local_default([m.spec for m in tree.manifests]) as server:
         click.echo(f"Embedded AWS (moto) at {server.url}; manifests from {root}")
         aws = Aws()
 
+        async def failing() -> None:
+            tree = load_tree(root, region=aws.region)
+            concerned = failing_release(tree)
+            if concerned is None:
+                return
+            hook, service = concerned
+            _heading(f"A release whose migration fails: {service} stays where it is")
+            click.echo(f"  (not committed: a new image, and {hook} exits 1 on the embedded "
+                       "default through RECONCILER_SIMULATE_EXIT=1)")
+            await step(apply=True, tree=tree)
+            _heading("reconciler diff: held until git changes the release, or "
+                     "`apply --rerun-hooks`")
+            await step(apply=False, tree=tree)
+
         async def story() -> int:
             _heading("reconciler diff (nothing exists yet)")
             await step(apply=False)
-            _heading("reconciler apply")
+            _heading("reconciler apply: the migration first, then the service")
             await step(apply=True)
             _heading("reconciler diff again: nothing left to do")
             await step(apply=False)
             svc = next((m for m in tree.manifests if m.kind == "Service"), None)
             if svc is None:
+                await failing()
                 return 0
             _heading("Someone edits AWS by hand")
             exec_on = bool(svc.spec.get("enableExecuteCommand", False))
@@ -106,6 +158,10 @@ def run_demo(root: Path, watch: bool = True) -> int:
             if watch:
                 _heading("Self-heal: apply puts it back")
                 await step(apply=True)
+            await failing()
+            if watch:
+                click.echo("  (git still says the old release: the controller registers its "
+                           "task definition again; its migration passed, so it does not run)")
                 await _watch(aws, root)
             return 0 if drift.plan.pending else 1
 
@@ -149,7 +205,7 @@ async def _nightly(aws: object, server: object, root: Path) -> None:
     controller = Controller(LocalSource(root), aws, Notifier(_sink()), Settings(
         resync_interval=3600, fetch_interval=3600), extensions=[dog])
     # the watchdog sees what a pass sees (a read, nothing applied: the drift is the story above)
-    seen = await run(load_tree(root), aws, Options(trigger=Trigger.AUTOMATED))
+    seen = await run(load_tree(root, region=aws.region), aws, Options(trigger=Trigger.AUTOMATED))
     dog.after_pass(controller, PassReport(None, "demo", result=seen))
     await dog.check(controller)
     nightly = next((w for w in dog.watched.values() if w.watch.retries and "FARGATE_SPOT" in str(
@@ -186,7 +242,7 @@ async def _nightly(aws: object, server: object, root: Path) -> None:
         tasks.unavailable()
         notifier.cancel()
     click.echo(f"  $ reconciler runs {nightly.name} --since 2h")
-    found = await history(root, nightly.name, timedelta(hours=2), CLOCK.now())
+    found = await history(root, nightly.name, timedelta(hours=2), CLOCK.now(), aws)
     click.echo("  " + text(found).replace("\n", "\n  "))
 
 
@@ -194,6 +250,7 @@ async def _watch(aws: object, root: Path) -> None:
     """The controller itself, on the local directory: saves converge, drift is alerted,
     scheduled runs are watched on the embedded clock."""
     from reconciler.aws import Aws
+    from reconciler.controller.hooks import HooksExtension
     from reconciler.controller.loop import Controller, Settings
     from reconciler.controller.watchdog import Watchdog
     from reconciler.edges.git import LocalSource
@@ -204,7 +261,8 @@ async def _watch(aws: object, root: Path) -> None:
     _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
     settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)
     controller = Controller(LocalSource(root), aws, Notifier(_sink()), settings, on_pass=print_pass,
-                            extensions=[Watchdog(clock=CLOCK.now)])
+                            extensions=[HooksExtension(settings.hook_poll),
+                                        Watchdog(clock=CLOCK.now)])
     await controller.run(install_signals=True)
 
 

@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from reconciler.cli.common import DEFAULT_PATH, EXIT_OK, fail, load_or_exit, run_async
+from reconciler.cli.common import (
+    DEFAULT_PATH,
+    EXIT_OK,
+    aws_options,
+    fail,
+    load_or_exit,
+    make_aws,
+    run_async,
+)
 
 
 def _duration(_ctx: Any, _param: Any, value: str) -> timedelta:
@@ -38,8 +46,8 @@ def _moment(_ctx: Any, _param: Any, value: str | None) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-async def history(path: Path, name: str | None, since: timedelta, now: datetime
-                  ) -> list[dict[str, Any]]:
+async def history(path: Path, name: str | None, since: timedelta, now: datetime,
+                  aws: Any = None) -> list[dict[str, Any]]:
     """Each schedule with its runs, as JSON-ready data."""
     from reconciler.aws import Aws
     from reconciler.core.kind import Context
@@ -47,12 +55,12 @@ async def history(path: Path, name: str | None, since: timedelta, now: datetime
     from reconciler.kinds import REGISTRY
     from reconciler.sync.runs import Observer, look
 
-    tree = load_or_exit(path, "text")
+    aws = aws or Aws()
+    tree = load_or_exit(path, "text", aws.region)
     manifests = [m for m in tree.manifests if m.kind == "ScheduledTask"
                  and (name is None or m.name == name)]
     if name is not None and not manifests:
         fail(f"no ScheduledTask named {name!r} in {path}")
-    aws = Aws()
     lives = await REGISTRY["ScheduledTask"].fetch(aws, manifests, Context(
         owner=tree.config.controller), {})
     watched = {}
@@ -139,15 +147,18 @@ def _when(iso: str) -> str:
               help="Judge as of this ISO time instead of now (the embedded default's clock "
                    "may run ahead of the wall clock).")
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+              show_default=True, help="A table per schedule, or JSON.")
+@aws_options
 def runs(name: str | None, path: Path | None, since: timedelta, at: datetime | None,
-         output: str) -> None:
+         output: str, profile: str | None, region: str | None, endpoint_url: str | None,
+         parallelism: int) -> None:
     """The runs of the ScheduledTasks in PATH (or the one named NAME), from AWS alone."""
     if path is None and name is not None and Path(name).is_dir():
         path, name = Path(name), None
     path = path or Path(DEFAULT_PATH)
     try:
-        schedules = run_async(history(path, name, since, at or datetime.now(UTC)))
+        schedules = run_async(history(path, name, since, at or datetime.now(UTC),
+                                      make_aws(profile, region, endpoint_url, parallelism)))
     except Exception as exc:
         fail(str(exc))
     if output == "json":

@@ -61,10 +61,11 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
     if local:
         from reconciler.cli.demo import print_pass
         from reconciler.embedded import local_default
-        from reconciler.embedded.clock import CLOCK
+        from reconciler.embedded.clock import CLOCK, local_speed
         from reconciler.embedded.server import DEFAULT_REGION
         from reconciler.kinds import load_tree
 
+        local_speed()  # tasks (a migration hook) and schedules run on the embedded clock
         options.clock = CLOCK.now  # the embedded default's time: its tasks and schedules run on it
         options.watch_interval /= max(CLOCK.speed, 1.0)  # a minute of it, not of the wall clock
         options.directory = directory or Path(repo_path)

@@ -76,7 +76,9 @@ class OnceEach:
 
 
 def failure_alert(key: ResourceKey, error: str) -> Alert:
-    return Alert("apply_failed", f":x: Apply failed for {key}", (error,), f"failed:{key}")
+    """One line per line of the error (a hook's says why, where the logs are, what next)."""
+    return Alert("apply_failed", f":x: Apply failed for {key}", tuple(error.splitlines()),
+                 f"failed:{key}")
 
 
 def health_alert(key: ResourceKey, health: Health, reason: str) -> Alert:

@@ -54,6 +54,10 @@ class Settings:
     verify_interval: float = 24 * 3600.0
     # after a pass that wrote, look again this soon: what was written has a health to read
     recheck_after_write: float = 10.0
+    # a pass follows a running hook this long at most; then it is looked at again every
+    # `hook_poll` seconds by targeted passes (controller.hooks), the loop free meanwhile
+    hook_wait: float = 20.0
+    hook_poll: float = 15.0
 
 
 @dataclass
@@ -280,7 +284,8 @@ class Controller:
         result = await run(tree, self.aws, Options(
             apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha, verify=verify, only=only,
             retry_at={k: s.retry_at for k, s in self.statuses.items()}, now=now,
-            should_stop=lambda: not self.may_write()))
+            should_stop=lambda: not self.may_write(), hook_wait=self.settings.hook_wait,
+            hook_poll=min(self.settings.hook_poll, 5.0)))
         report.result = result
         if verify:
             self.verified_at = now

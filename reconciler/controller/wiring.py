@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from reconciler.aws.client import Aws, region_of
+from reconciler.controller.hooks import HooksExtension
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
 from reconciler.controller.watchdog import DEFAULT_INTERVAL, Watchdog, utc_now
@@ -71,7 +72,8 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
                       options.lease_seconds, url=options.advertise_url)
     notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
     watchdog = Watchdog(options.watch_interval, options.clock)
-    return Controller(source, aws, notifier, settings, lease, extensions=[watchdog])
+    return Controller(source, aws, notifier, settings, lease,
+                      extensions=[HooksExtension(settings.hook_poll), watchdog])
 
 
 async def serve(controller: Controller, host: str, port: int, install_signals: bool = True

@@ -93,6 +93,9 @@ def manifest_schema(registry: Registry) -> dict[str, Any]:
             "annotations": {"type": "object"},
             "ignore": {"type": "array", "items": {"type": "string", "pattern": "^spec(\\.|$)"}},
             "selfHeal": {"type": "boolean"},
+            "hook": {"enum": ["PreSync", "PostSync"],
+                     "description": "A Job that runs before (PreSync) or after (PostSync) "
+                                    "what its spec.gates names is applied"},
         },
     }
     branches = []

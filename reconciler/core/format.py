@@ -15,12 +15,55 @@ from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask
 from reconciler.core.plan import Change, Plan
 from reconciler.core.policy import Verdict
-from reconciler.core.vocab import Action, Decision, Hold
+from reconciler.core.vocab import Action, Decision, Hold, HookPhase, HookState
 
-SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-",
+          Action.RUN: ">"}
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
-          Action.DELETE: "red"}
+          Action.DELETE: "red", Action.RUN: "cyan"}
 Verdicts = dict[ResourceKey, Verdict]
+
+
+def hook_note(c: Change, held: bool = False) -> str:
+    """What a hook does in this pass, or what a gated change waits for, in words: "PreSync
+    hook: runs before Service/c/api" / "after PreSync hook Job/c/migrate" (for a held change,
+    the hold says it)."""
+    if held:
+        return ""
+    if c.after_hooks:
+        return "after PreSync hook " + ", ".join(map(str, c.after_hooks))
+    h = c.hook
+    if h is None or c.action is not Action.RUN:
+        return ""
+    gates = ", ".join(map(str, h.gates))
+    if h.state is HookState.RUNNING and h.run is not None:
+        older = " (started for an earlier revision)" if h.superseded else ""
+        waits = f"; {gates} wait for it" if gates and h.phase is HookPhase.PRE_SYNC else ""
+        return f"{h.phase} hook running: task {h.run.task_id}{older}{waits}"
+    if h.state is HookState.FINISHED and h.run is not None:
+        result = "passed" if h.run.succeeded else f"failed, {h.run.failure()}"
+        return f"{h.phase} hook's task stopped: {result}"
+    when = "before" if h.phase is HookPhase.PRE_SYNC else "after"
+    if h.state is HookState.FAILED:
+        return f"{h.phase} hook failed for this revision ({h.failure}): runs again {when} {gates}"
+    return f"{h.phase} hook: runs {when} {gates}"
+
+
+def hook_json(c: Change) -> dict[str, Any]:
+    h = c.hook
+    assert h is not None
+    out: dict[str, Any] = {"phase": str(h.phase), "state": str(h.state), "digest": h.digest,
+                           "gates": [str(k) for k in h.gates], "attempt": h.attempt,
+                           "timeoutSeconds": int(h.timeout)}
+    if h.run is not None:
+        out["task"] = h.run.arn
+        if h.run.stopped:
+            out["exitCode"] = h.run.exit_code
+    elif h.record is not None and h.record.exit is not None:
+        out["exitCode"] = h.record.exit
+    if h.failed:
+        out["failure"] = h.failure
+    return out
 
 
 def _held(c: Change, verdicts: Verdicts | None) -> Verdict | None:
@@ -61,12 +104,16 @@ def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
         out["ignored"] = [{"path": show(i.path), "reason": i.reason} for i in c.ignored]
     if c.adopt:
         out["adopt"] = True
-    if c.live:
+    if c.live and c.live.arn:
         out["arn"] = c.live.arn
     if c.manifest is not None:
         out["file"], out["line"] = c.manifest.file, c.manifest.line
-    if c.action is not Action.DELETE and c.live is not None:
+    if c.action not in (Action.DELETE, Action.RUN) and c.live is not None:
         out["drift"] = c.drift
+    if c.hook is not None and c.action is Action.RUN:
+        out["hook"] = hook_json(c)
+    if c.after_hooks:
+        out["after"] = [str(k) for k in c.after_hooks]
     held = _held(c, verdicts)
     if held is not None:
         out["decision"] = str(held.decision)
@@ -88,7 +135,7 @@ def ignored_json(plan: Plan) -> list[dict[str, Any]]:
 def plan_json(plan: Plan, verdicts: Verdicts | None = None) -> dict[str, Any]:
     return {
         "changes": [change_json(c, verdicts) for c in plan.pending],
-        "summary": plan.counts(),
+        "summary": {**plan.counts(), "run": len(plan.runs)},
         "adopt": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
                    "arn": c.live.arn if c.live else None} for c in plan.adoptions],
         "ignored": ignored_json(plan),
@@ -197,6 +244,8 @@ def _head(c: Change, verdicts: Verdicts | None) -> str:
     if c.note:
         note = f" ({c.note})"
     held = _held(c, verdicts)
+    if hook_note(c, held is not None):
+        note += f" ({hook_note(c, held is not None)})"
     if c.drift and (held is None or held.hold is not Hold.SELF_HEAL_OFF):
         note += " (drift: AWS changed behind git's back)"
     if held is not None:
@@ -210,7 +259,7 @@ def _summary(plan: Plan) -> str:
         text = "No changes: AWS matches git."
     else:
         text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
-                f"{counts['replace']} to replace, {counts['delete']} to delete.")
+                f"{counts['replace']} to replace, {counts['delete']} to delete{_runs(plan)}.")
     if plan.refused:
         text += (f" Prune refused: {len(plan.refused_deletes)} deletion(s) held back; apply "
                  "applies nothing until --allow-mass-prune.")
@@ -226,7 +275,7 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
         place = where(c)
         if place:
             lines.append(_style(f"{INDENT}# {place}", None, colour))
-        if c.action is Action.DELETE:
+        if c.action in (Action.DELETE, Action.RUN):
             continue
         for f in c.fields:
             lines.extend(_style(INDENT + text, hue, colour) for hue, text in field_lines(c, f))
@@ -255,13 +304,20 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
     return "\n".join(lines)
 
 
+def _runs(plan: Plan, bold: bool = False) -> str:
+    n = len(plan.runs)
+    shown = f"**{n}**" if bold else str(n)
+    return f", {shown} hook{'s' if n != 1 else ''} to run" if n else ""
+
+
 def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
     """A pull-request comment: the summary first, then one collapsible block per resource,
     the same lines as the text, secrets masked."""
     counts = plan.counts()
     out = ["### reconciler diff", "",
            (f"**{counts['create']}** to create, **{counts['update']}** to update, "
-            f"**{counts['replace']}** to replace, **{counts['delete']}** to delete."
+            f"**{counts['replace']}** to replace, **{counts['delete']}** to delete"
+            f"{_runs(plan, bold=True)}."
             if plan.pending else "No changes: AWS matches git.")]
     if plan.refused:
         out += ["", "> :no_entry: **Prune refused: nothing will be applied.**"]
@@ -274,6 +330,11 @@ def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
         why = f" — {held.reason}" if held is not None else ""
         if c in plan.refused_deletes:
             why = " — held back: prune refused"
+        elif hook_note(c, held is not None):
+            why = f" — {hook_note(c, held is not None)}{why}"
+        if c.action is Action.RUN:
+            out += ["", f"<code>{SYMBOL[c.action]} {c.key}</code> ({c.action}){why}"]
+            continue
         out += ["", f"<details><summary><code>{SYMBOL[c.action]} {c.key}</code> ({c.action})"
                     f"{why}</summary>", ""]
         place = where(c)

@@ -27,6 +27,8 @@ CONTENT_HASH_TAG = "reconciler:content-hash"
 WATCH_TAG = "reconciler:watch"
 # Tags the reconciler rewrites on every write, without anybody changing the resource.
 BOOKKEEPING_TAGS = frozenset({REVISION_TAG, CONTENT_HASH_TAG, DESIRED_HASH_TAG, WATCH_TAG})
+# On a cluster, one per hook (`reconciler:hook/<job>`): the record of its runs (core.hooks).
+HOOK_TAG_PREFIX = "reconciler:hook/"
 # Never compared: ownership is bookkeeping. An unowned twin of a manifest is adopted (tagged),
 # which is not a change to the resource.
 OWNERSHIP_TAGS = frozenset({MANAGED_BY, REVISION_TAG, CONTENT_HASH_TAG, DESIRED_HASH_TAG,
@@ -35,7 +37,12 @@ OWNERSHIP_TAGS = frozenset({MANAGED_BY, REVISION_TAG, CONTENT_HASH_TAG, DESIRED_
 
 def is_foreign_tag(key: str) -> bool:
     """Tags no manifest manages: the reconciler's own and AWS's reserved `aws:` ones."""
-    return key in OWNERSHIP_TAGS or key.startswith("aws:")
+    return key in OWNERSHIP_TAGS or key.startswith(("aws:", HOOK_TAG_PREFIX))
+
+
+def is_bookkeeping(key: str) -> bool:
+    """Tags a write never removes although no manifest lists them."""
+    return key in BOOKKEEPING_TAGS or key.startswith(HOOK_TAG_PREFIX)
 
 
 def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -110,6 +117,7 @@ PASCAL_MAP_TAGS = TagStyle("Tags", "Key", "Value", as_map=True, arn_param="Resou
 
 
 __all__ = ["BOOKKEEPING_TAGS", "CLUSTER_TAG", "CONTENT_HASH_TAG", "DESIRED_HASH_TAG",
-           "ECS_TAGS", "MANAGED_BY", "NAME_TAG", "OWNERSHIP_TAGS", "PASCAL_MAP_TAGS",
-           "PASCAL_TAGS", "REVISION_TAG", "WATCH_TAG", "TagStyle", "is_foreign_tag", "key_from_tags",
-           "name_tags", "ownership_tags", "user_tags"]
+           "ECS_TAGS", "HOOK_TAG_PREFIX", "MANAGED_BY", "NAME_TAG", "OWNERSHIP_TAGS",
+           "PASCAL_MAP_TAGS", "PASCAL_TAGS", "REVISION_TAG", "WATCH_TAG", "TagStyle",
+           "is_bookkeeping", "is_foreign_tag", "key_from_tags", "name_tags", "ownership_tags",
+           "user_tags"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.core import ignore as ign
 from reconciler.core.config import Config
@@ -28,6 +28,9 @@ from reconciler.core.normalize import (
 )
 from reconciler.core.ownership import DESIRED_HASH_TAG, REVISION_TAG
 from reconciler.core.vocab import PENDING_ACTIONS, Action
+
+if TYPE_CHECKING:
+    from reconciler.core.hooks import HookPlan
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Change:
     note: str = ""  # why apply will leave it alone (owned by another controller)
     desired_hash: str = ""
     drift: bool = False  # AWS changed behind git's back (not a deploy)
+    hook: HookPlan | None = None  # a hook (Job): what the pass does with it
+    after_hooks: list[ResourceKey] = field(default_factory=list)  # PreSync hooks it waits for
 
     @property
     def pending(self) -> bool:
@@ -85,6 +90,11 @@ class Plan:
     def counts(self) -> dict[str, int]:
         c = Counter(ch.action for ch in self.pending)
         return {str(a): c.get(a, 0) for a in PENDING_ACTIONS}
+
+    @property
+    def runs(self) -> list[Change]:
+        """Hooks the pass runs (or follows)."""
+        return [c for c in self.changes if c.action is Action.RUN]
 
 
 def hash_of(doc: Any) -> str:

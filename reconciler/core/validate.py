@@ -2,18 +2,20 @@
 
 Pure. Each kind checks its own spec (botocore's model plus its rules); this module checks
 what is the reconciler's own: apiVersion, kind, where a kind lives, duplicate identities,
-dangling references, ignore paths and the metadata the reconciler reads.
+dangling references, ignore paths, the metadata the reconciler reads and hooks' gates.
 """
 
 from __future__ import annotations
 
 from reconciler.core.config import Config
+from reconciler.core.hooks import check_hooks
 from reconciler.core.ignore import PatternError, parse
 from reconciler.core.kind import Registry
 from reconciler.core.manifest import API_VERSION, LoadError, Manifest, ResourceKey
 from reconciler.core.vocab import ClusterScope
 
-METADATA_KEYS = frozenset({"name", "cluster", "labels", "ignore", "annotations", "selfHeal"})
+METADATA_KEYS = frozenset({"name", "cluster", "labels", "ignore", "annotations", "selfHeal",
+                           "hook"})
 
 
 def _check_metadata(m: Manifest) -> list[LoadError]:
@@ -102,6 +104,7 @@ def check_manifests(manifests: list[Manifest], registry: Registry) -> list[LoadE
             if ref.key not in seen:
                 errors.append(m.error(f"{'.'.join(map(str, ref.path))} names {ref.key}, "
                                       "which no manifest defines", ref.path))
+    errors.extend(check_hooks(manifests, registry))
     return errors
 
 

@@ -16,6 +16,7 @@ class Action(StrEnum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
+    RUN = "run"  # a hook (`kind: Job`) runs its one-off task
     NOOP = "noop"
 
     @property
@@ -23,7 +24,7 @@ class Action(StrEnum):
         return list(Action).index(self)
 
 
-PENDING_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)
+PENDING_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE)  # counted
 
 
 class Result(StrEnum):
@@ -34,6 +35,7 @@ class Result(StrEnum):
     REPLACED = "replaced"
     DELETED = "deleted"
     ADOPTED = "adopted"
+    RAN = "ran"  # a hook's task ran and every essential container exited 0
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
     FAILED = "failed"
@@ -46,7 +48,7 @@ class Result(StrEnum):
     @property
     def wrote(self) -> bool:
         return self in (Result.CREATED, Result.CONFIGURED, Result.REPLACED, Result.DELETED,
-                        Result.ADOPTED)
+                        Result.ADOPTED, Result.RAN)
 
 
 class Health(StrEnum):
@@ -105,6 +107,37 @@ class Hold(StrEnum):
     OBSERVE = "observe mode: reported, never applied"
     BACKOFF = "in backoff after failures"
     PRUNE_REFUSED = "prune refused: nothing is applied"
+    HOOK_WAITING = "waiting for a PreSync hook"
+    HOOK_FAILED = "a PreSync hook failed"
+    HOOK_RUNNING = "hook still running: the next pass looks again"
+    HOOK_IDLE = "nothing it gates is applied this pass"
+
+
+class HookPhase(StrEnum):
+    """When a hook (`metadata.hook` of a Job) runs, as Argo CD names its hook phases."""
+
+    PRE_SYNC = "PreSync"    # before what it gates is applied; a failure stops them
+    POST_SYNC = "PostSync"  # after what it gates was applied (a smoke test)
+
+
+class HookState(StrEnum):
+    """Where a hook stands for the current git state (its digest), as a pass sees it."""
+
+    IDLE = "idle"            # nothing it gates is pending: it does not run
+    DUE = "due"              # it has not run for this digest: it runs now
+    RUNNING = "running"      # its task runs: the pass follows it
+    FINISHED = "finished"    # its task stopped, not yet recorded: the pass records it
+    SUCCEEDED = "succeeded"  # it ran for this digest and passed
+    FAILED = "failed"        # it ran for this digest and failed: held until git changes
+
+
+class RunState(StrEnum):
+    """What AWS remembers of a hook's run (the record on its cluster)."""
+
+    STARTING = "starting"  # about to call RunTask (a crash here is found by startedBy)
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class RunVerdict(StrEnum):
@@ -142,5 +175,5 @@ class ClusterScope(StrEnum):
     ALLOWED = "allowed"
 
 
-__all__ = ["PENDING_ACTIONS", "Action", "ClusterScope", "Decision", "Health", "Hold", "Result",
-           "RunVerdict", "State", "Sync", "worst_of"]
+__all__ = ["PENDING_ACTIONS", "Action", "ClusterScope", "Decision", "Health", "Hold", "HookPhase",
+           "HookState", "Result", "RunState", "RunVerdict", "State", "Sync", "worst_of"]

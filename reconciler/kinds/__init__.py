@@ -10,6 +10,7 @@ from pathlib import Path
 from reconciler.core import load
 from reconciler.core.kind import Kind
 from reconciler.kinds.cluster import Cluster
+from reconciler.kinds.job import Job
 from reconciler.kinds.scalable_target import ScalableTarget
 from reconciler.kinds.scheduled_task import ScheduledTask
 from reconciler.kinds.service import Service
@@ -20,6 +21,7 @@ REGISTRY: dict[str, Kind] = {k.kind: k for k in (
     Cluster(),
     TaskDefinition(),
     SpotFleet(),
+    Job(),
     Service(),
     ScheduledTask(),
     ScalableTarget(),

@@ -14,7 +14,7 @@ from reconciler.core.ignore import IgnoreRule
 from reconciler.core.kind import Context, Live, Reference
 from reconciler.core.manifest import LoadError, Manifest, Path_, ResourceKey
 from reconciler.core.normalize import Doc, Rule, ServerChosen, apply_rules, clone
-from reconciler.core.ownership import BOOKKEEPING_TAGS, ECS_TAGS, TagStyle
+from reconciler.core.ownership import ECS_TAGS, TagStyle, is_bookkeeping
 from reconciler.core.ports import AwsApi
 from reconciler.core.vocab import Action, ClusterScope, Health
 
@@ -189,7 +189,7 @@ class KindBase:
         t = self.tags
         want = t.read(desired.get(t.field))
         add = {k: v for k, v in want.items() if live.tags.get(k) != v}
-        remove = [k for k in live.tags if k not in want and k not in BOOKKEEPING_TAGS
+        remove = [k for k in live.tags if k not in want and not is_bookkeeping(k)
                   and not k.startswith("aws:")]
         if add:
             await aws.call(self.service, "tag_resource", **{t.arn_param: arn,

@@ -1,6 +1,8 @@
 """Carrying out a plan: creates and updates in dependency order, then deletes in reverse.
 
-A resource that fails does not stop the others; a resource whose dependency failed is skipped.
+A resource that fails does not stop the others; a resource whose dependency failed is skipped;
+a change a hook gates waits for it (a `Gate`: sync.hooks runs the hooks, which are changes of
+the plan like any other, in their kind's phase).
 Each change is re-planned just before it runs, so references resolve to what was registered a
 moment before (a new task definition revision) and nothing stale is sent. Every write tags
 the resource with the revision and the hash of the desired state it wrote, which is how any
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import structlog
 
@@ -22,6 +25,7 @@ from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask_text
 from reconciler.core.ownership import DESIRED_HASH_TAG, REVISION_TAG, name_tags
 from reconciler.core.plan import Change, Plan, ignore_rules, order_key, plan_resource, resolve_refs
+from reconciler.core.policy import Verdict
 from reconciler.core.ports import AwsApi, AwsError, Fenced
 from reconciler.core.vocab import Action, Result
 
@@ -39,6 +43,9 @@ class Outcome:
 @dataclass
 class ApplyResult:
     outcomes: list[Outcome] = field(default_factory=list)
+    # changes not attempted because of a hook (still running, failed), and why: policy
+    # verdicts decided during the apply, not failures
+    held: dict[ResourceKey, Verdict] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -55,6 +62,26 @@ class ApplyResult:
 
 
 Listener = Callable[[Outcome], None]
+
+
+class Gate(Protocol):
+    """What runs the hooks of an apply: when each runs, which changes wait, the runs."""
+
+    def phase(self, change: Change) -> tuple[int, int] | None:
+        """The phase a hook runs in, when not its kind's (PostSync: after every update)."""
+        ...
+
+    def hold(self, change: Change) -> Verdict | None:
+        """Why a change a hook gates may not go now (None: it may)."""
+        ...
+
+    async def run(self, change: Change) -> Outcome | Verdict:
+        """Run (or follow) a hook: what it did, or why it is left for the next pass."""
+        ...
+
+    def seen(self, outcome: Outcome) -> None:
+        """Every outcome of the apply, as it happens (PostSync hooks follow them)."""
+        ...
 
 
 def _bookkeeping(change: Change, ctx: Context, kind: Kind, adopting: bool) -> dict[str, str]:
@@ -124,18 +151,30 @@ async def apply_plan(
     allow_replace: bool = False,
     listener: Listener | None = None,
     should_stop: Callable[[], bool] | None = None,
+    gate: Gate | None = None,
 ) -> ApplyResult:
     """Run every pending change: kinds in dependency order, the resources of one kind
-    concurrently (bounded by the AWS adapter), deletes last in reverse order."""
+    concurrently (bounded by the AWS adapter), deletes last in reverse order; hooks through
+    `gate`."""
     result = ApplyResult()
     not_applied: set[ResourceKey] = set()  # failed or skipped: what references them waits
     # an in-sync resource is only re-planned when it has something to say (adopt, owner)
     work = [c for c in plan.changes if c.action is not Action.NOOP or c.adopt or c.note]
     phases: dict[tuple[int, int], list[Change]] = {}
     for c in work:
-        phases.setdefault(order_key(c, registry)[:2], []).append(c)
+        phase = gate.phase(c) if gate is not None else None
+        phases.setdefault(phase or order_key(c, registry)[:2], []).append(c)
 
-    async def run(change: Change) -> Outcome:
+    async def attempt(change: Change) -> Outcome | Verdict:
+        if gate is not None:
+            held = gate.hold(change)
+            if held is not None:
+                return held
+            if change.hook is not None:
+                return await gate.run(change)
+        return await _run_one(aws, change, ctx, config, registry, allow_replace, plan.external)
+
+    async def run(change: Change) -> Outcome | None:
         bound = log.bind(kind=change.key.kind, name=change.key.name, cluster=change.key.cluster,
                          revision=ctx.revision)
         missing = sorted(str(r.key) for r in (registry[change.key.kind].references(
@@ -145,8 +184,14 @@ async def apply_plan(
             return Outcome(change, Result.SKIPPED,
                            f"not applied because {', '.join(missing)} was not applied")
         try:
-            outcome = await _run_one(aws, change, ctx, config, registry, allow_replace,
-                                     plan.external)
+            done = await attempt(change)
+            if isinstance(done, Verdict):
+                result.held[change.key] = done
+                bound.info("apply.held", reason=done.reason)
+                if change.action in (Action.CREATE, Action.REPLACE):
+                    not_applied.add(change.key)  # what needs it to exist waits too
+                return None
+            outcome = done
         except Fenced as exc:
             outcome = Outcome(change, Result.FENCED, str(exc))
         except AwsError as exc:
@@ -160,6 +205,8 @@ async def apply_plan(
             bound.info("apply.failed", result=str(outcome.result), error=outcome.error)
         elif outcome.result is not Result.UNCHANGED:
             bound.info("apply.done", result=str(outcome.result), arn=outcome.arn)
+        if gate is not None:
+            gate.seen(outcome)
         return outcome
 
     for phase in sorted(phases):
@@ -167,6 +214,8 @@ async def apply_plan(
             break
         changes = sorted(phases[phase], key=lambda c: str(c.key))
         for outcome in await asyncio.gather(*(run(c) for c in changes)):
+            if outcome is None:
+                continue
             if not outcome.result.ok:
                 not_applied.add(outcome.change.key)
             if outcome.result is Result.UNCHANGED:
@@ -177,4 +226,4 @@ async def apply_plan(
     return result
 
 
-__all__ = ["ApplyResult", "Listener", "Outcome", "apply_plan"]
+__all__ = ["ApplyResult", "Gate", "Listener", "Outcome", "apply_plan"]

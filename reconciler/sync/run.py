@@ -1,23 +1,29 @@
 """One pass, the same for everyone: read AWS, plan, decide by policy, and (when asked) apply
 what the policy allows. `reconciler diff` is `run(apply=False)`, `reconciler apply` is
 `run(apply=True)` as a manual sync, the controller is `run(apply=True)` as an automated one,
-and the demo uses the same function: no plan-then-apply flow exists twice.
+and the demo uses the same function: no plan-then-apply flow exists twice. Hooks are part of
+it: planned with the rest (`core.hooks.plan_hooks`), judged by the same policy
+(`hold_for_hooks`), run in the apply (`sync.hooks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from reconciler.core.hooks import plan_hooks, resolve_gates
 from reconciler.core.kind import Context, Registry
 from reconciler.core.load import Tree
-from reconciler.core.manifest import ResourceKey
+from reconciler.core.manifest import Manifest, ResourceKey
 from reconciler.core.plan import Change, Plan, with_dependencies
-from reconciler.core.policy import Trigger, Verdict, select
+from reconciler.core.policy import Trigger, Verdict, hold_for_hooks, select
 from reconciler.core.ports import AwsApi
-from reconciler.core.vocab import Decision
+from reconciler.core.vocab import Decision, Hold
 from reconciler.kinds import REGISTRY
 from reconciler.sync.apply import ApplyResult, Listener, apply_plan
+from reconciler.sync.hooks import POLL_SECONDS, HookOptions, HookRunner
 from reconciler.sync.live import make_plan
 
 
@@ -45,6 +51,11 @@ class PassResult:
         return [c for c in self.plan.changes if (v := self.verdicts.get(c.key)) is not None
                 and v.decision is Decision.APPLY]
 
+    def running_hooks(self) -> list[ResourceKey]:
+        """Hooks the pass left running: the next pass (soon) follows them."""
+        return sorted((k for k, v in self.verdicts.items() if v.hold is Hold.HOOK_RUNNING),
+                      key=str)
+
 
 @dataclass
 class Options:
@@ -65,6 +76,25 @@ class Options:
     listener: Listener | None = None
     should_stop: Callable[[], bool] | None = None
     on_plan: Callable[[PassResult], None] | None = None  # planned, nothing applied yet
+    # hooks: how long a pass follows a running one (None: up to its timeoutSeconds), how
+    # often it looks, whether hooks that failed for this revision run again
+    hook_wait: float | None = None
+    hook_poll: float = POLL_SECONDS
+    rerun_hooks: bool = False
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    clock: Callable[[], float] = time.time
+    on_hook: Callable[[ResourceKey, str], None] | None = None  # a hook's progress, in words
+
+
+def with_hooks(manifests: list[Manifest], keys: set[ResourceKey]) -> set[ResourceKey]:
+    """`keys` with the hooks that gate any of them and what those hooks gate (a targeted
+    pass of a service must not pass its PreSync hook by)."""
+    out = set(keys)
+    for m in manifests:
+        gates = set(resolve_gates(m, manifests)[0])
+        if gates and (m.key in keys or gates & keys):
+            out |= gates | {m.key}
+    return out
 
 
 async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
@@ -77,22 +107,30 @@ async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
     ctx = Context(owner=tree.config.controller, revision=o.revision)
     manifests = tree.manifests
     prune = tree.config.prune if o.prune is None else o.prune
-    if o.only is not None:
-        manifests = with_dependencies(manifests, o.only, registry)
+    only = o.only
+    if only is not None:
+        only = with_hooks(tree.manifests, only)
+        manifests = with_dependencies(manifests, only, registry)
         prune = bool(o.prune)  # a targeted pass prunes only when asked
     plan = await make_plan(aws, manifests, tree.config, ctx, registry, prune=prune,
-                           allow_mass_prune=o.allow_mass_prune, verify=o.verify, only=o.only,
+                           allow_mass_prune=o.allow_mass_prune, verify=o.verify, only=only,
                            everything=tree.manifests)
-    result = PassResult(tree, plan, ctx, select(plan, o.trigger, tree.config,
-                                                retry_at=o.retry_at, now=o.now))
+    plan_hooks(plan.changes, tree.manifests, registry)
+    verdicts = select(plan, o.trigger, tree.config, retry_at=o.retry_at, now=o.now)
+    hold_for_hooks(plan, verdicts, rerun=o.rerun_hooks)
+    result = PassResult(tree, plan, ctx, verdicts)
     if o.on_plan:
         o.on_plan(result)
     if o.apply:
         chosen = Plan(result.selected(), external=plan.external)
+        runner = HookRunner(aws, ctx, registry, HookOptions(
+            wait=o.hook_wait, poll=o.hook_poll, rerun=o.rerun_hooks, sleep=o.sleep,
+            clock=o.clock, progress=o.on_hook)) if plan.runs else None
         result.applied = await apply_plan(aws, chosen, ctx, tree.config, registry,
                                           allow_replace=o.allow_replace, listener=o.listener,
-                                          should_stop=o.should_stop)
+                                          should_stop=o.should_stop, gate=runner)
+        result.verdicts.update(result.applied.held)
     return result
 
 
-__all__ = ["InvalidTree", "Options", "PassResult", "run"]
+__all__ = ["InvalidTree", "Options", "PassResult", "run", "with_hooks"]

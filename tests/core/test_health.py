@@ -297,8 +297,9 @@ def test_health_ranks_and_worst_of() -> None:
 
 def test_action_ranks_and_results() -> None:
     """Actions rank as a plan is read; results say whether they are ok and whether they wrote."""
-    assert [a.rank for a in Action] == [0, 1, 2, 3, 4]
-    assert Action.CREATE.rank < Action.DELETE.rank < Action.NOOP.rank
+    assert [a.rank for a in Action] == [0, 1, 2, 3, 4, 5]
+    assert Action.CREATE.rank < Action.DELETE.rank < Action.RUN.rank < Action.NOOP.rank
     assert {r for r in Result if not r.ok} == {Result.SKIPPED, Result.FAILED, Result.FENCED}
     assert {r for r in Result if r.wrote} == {Result.CREATED, Result.CONFIGURED,
-                                              Result.REPLACED, Result.DELETED, Result.ADOPTED}
+                                              Result.REPLACED, Result.DELETED, Result.ADOPTED,
+                                              Result.RAN}

@@ -13,6 +13,8 @@ applied), so tests, the demo and users of the embedded default can ask for outco
 `unavailable("FARGATE_SPOT")` (or `RECONCILER_SIMULATE_UNAVAILABLE=FARGATE_SPOT`) makes
 RunTask on that capacity provider fail as AWS does: no task, a `failures[]` entry.
 A stopped task stays describable for `RETENTION` (AWS: at least an hour), then it is MISSING.
+RunTask's `clientToken` is honoured as AWS documents it ("ensures the idempotency of the
+request"): the same token again answers the tasks it started, and starts none (moto ignores it).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ _unavailable: set[str] = {p.strip() for p in os.environ.get(UNAVAILABLE_ENV, "")
                           if p.strip()}
 _lock = threading.Lock()
 _simulated: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+# (account, region, cluster name, clientToken) -> the task ARNs that request started
+_tokens: dict[tuple[str, str, str, str], list[str]] = {}
 
 
 def unavailable(*providers: str) -> None:
@@ -285,12 +289,27 @@ def patch() -> None:
             ManagedState.advance(self)
 
     def run_task_response(self: Any) -> Any:
+        token = self._get_param("clientToken")
+        cluster = str(self._get_param("cluster", "default")).rsplit("/", 1)[-1]
+        key = (self.current_account, self.region, cluster, str(token))
+        if token:
+            known = self.ecs_backend.tasks.get(cluster, {})
+            with _lock:
+                arns = _tokens.get(key)
+            if arns and all(a in known for a in arns):  # answered before (and not reset since)
+                return ActionResult({"tasks": [known[a] for a in arns], "failures": []})
         try:
-            return original_run_response(self)
+            result = original_run_response(self)
         except CapacityUnavailable:
             arn = f"arn:aws:ecs:{self.region}:{self.current_account}:capacity-provider"
             return ActionResult({"tasks": [], "failures": [
                 {"arn": arn, "reason": CAPACITY_UNAVAILABLE}]})
+        body: Any = result.result
+        started = [t.task_arn for t in body.get("tasks", [])]
+        if token and started:
+            with _lock:
+                _tokens[key] = started
+        return result
 
     def describe_tasks_response(self: Any) -> Any:
         result = original_describe_response(self)
