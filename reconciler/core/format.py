@@ -234,7 +234,7 @@ def where(c: Change) -> str:
     if c.manifest is not None:
         origin = f" ({c.manifest.origin})" if c.manifest.origin else ""
         parts.append(f"{c.manifest.file}:{c.manifest.line}{origin}")
-    if c.live is not None:
+    if c.live is not None and c.live.arn:
         parts.append(c.live.arn)
     return "  →  ".join(parts)
 
