@@ -1,13 +1,26 @@
 """Shared fixtures: one real moto server on 127.0.0.1 for the session (reset between tests),
-real git repositories, and helpers to run the CLI."""
+real git repositories, and helpers to run the CLI.
+
+Two session-wide pieces besides:
+
+- botocore's data loader (the parsed service models and endpoint rules, read-only JSON) is
+  shared by every boto3 session the tests create, as it is by every client of one session in
+  production; without it each in-process `reconciler` command re-parses the models (half of
+  a CLI call's time).
+- The IAM check: every AWS operation the reconciler called in this run, in any test and any
+  xdist worker, must be allowed by deploy/iam-policy.json. `pytest_sessionfinish` compares
+  `reconciler.aws.client.CALLED` (collected from the workers) with the policy and fails the
+  run, naming what is missing, whatever order or subset of tests ran.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +35,77 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "tests" / "fixtures" / "manifests"
 MANIFESTS = REPO / "manifests"
 REGION = "eu-west-1"
+POLICY = REPO / "deploy" / "iam-policy.json"
+# Operations the tests make through the reconciler's AWS adapter that the controller never
+# makes itself (they set up what the CloudFormation bootstrap creates on AWS).
+NOT_THE_CONTROLLERS = frozenset({"dynamodb:create_table", "dynamodb:describe_table"})
+
+
+def not_in_policy(called: Iterable[str]) -> list[str]:
+    """The IAM actions of these 'service:operation' calls that deploy/iam-policy.json lacks."""
+    from tests.support_iam import iam_action
+    from tests.test_deploy import policy_actions
+
+    allowed = policy_actions(json.loads(POLICY.read_text()))
+    return sorted({iam_action(op) for op in called if op not in NOT_THE_CONTROLLERS} - allowed)
+
+
+# --- the IAM check over the whole run -------------------------------------------------------
+
+_WORKERS_CALLED: set[str] = set()
+_IAM_REPORT = pytest.StashKey[tuple[int, list[str]]]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist: what a worker's tests called (sent from its `pytest_sessionfinish`)."""
+    _WORKERS_CALLED.update(getattr(node, "workeroutput", {}).get("aws_called", []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when an operation the reconciler called is not in the IAM policy."""
+    from reconciler.aws.client import CALLED
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller checks the union
+        workeroutput["aws_called"] = sorted(CALLED)
+        return
+    called = set(CALLED) | _WORKERS_CALLED
+    if not called:  # nothing reached AWS (pure tests only): nothing to check
+        return
+    missing = not_in_policy(called)
+    session.config.stash[_IAM_REPORT] = (len(called), missing)
+    if missing and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
+                            ) -> None:
+    """Say what the IAM check found (missing actions in red)."""
+    report = config.stash.get(_IAM_REPORT, None)
+    if report is None:
+        return
+    count, missing = report
+    if missing:
+        terminalreporter.section("IAM policy", sep="=", red=True, bold=True)
+        terminalreporter.line(f"called by the reconciler in this run but not allowed by "
+                              f"deploy/iam-policy.json: {', '.join(missing)}", red=True)
+    else:
+        terminalreporter.line(f"IAM policy: all {count} AWS operations called in this run are "
+                              "allowed by deploy/iam-policy.json")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_botocore_loader() -> Iterator[None]:
+    """One botocore data loader (parsed models, endpoint rules) for every boto3 session."""
+    import botocore.session
+
+    original = botocore.session.create_loader
+    botocore.session.create_loader = functools.cache(original)
+    try:
+        yield
+    finally:
+        botocore.session.create_loader = original
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +134,7 @@ def aws(moto_server: EmbeddedAws) -> EmbeddedAws:
 
 @pytest.fixture
 def ecs(aws: EmbeddedAws) -> Any:
+    """A boto3 ECS client on the clean moto server, to act as a person would."""
     return boto3.client("ecs", region_name=REGION)
 
 
@@ -77,11 +162,13 @@ def cli(*args: str) -> Result:
 
 
 def cli_json(*args: str) -> tuple[int, Any]:
+    """Run the CLI with `--output json`: its exit code and the parsed output."""
     result = cli(*args, "--output", "json")
     return result.exit_code, json.loads(result.output) if result.output.strip() else None
 
 
 def write(root: Path, rel: str, text: str) -> Path:
+    """Write a file under `root`, making its folders."""
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -89,6 +176,7 @@ def write(root: Path, rel: str, text: str) -> Path:
 
 
 def git(cwd: Path, *args: str) -> str:
+    """Run git with a fixed author; its stripped output."""
     out = subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
         env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
@@ -164,7 +252,9 @@ class SlackReceiver:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits up to one poll interval (0.5 s by default)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
 
     @property
@@ -185,6 +275,7 @@ class SlackReceiver:
 
 @pytest.fixture
 def slack() -> Iterator[SlackReceiver]:
+    """A Slack stand-in on 127.0.0.1 for this test."""
     receiver = SlackReceiver()
     try:
         yield receiver

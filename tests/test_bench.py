@@ -18,6 +18,7 @@ from tests.conftest import REPO
 
 
 def test_fleet_shares(tmp_path: Path) -> None:
+    """The fleet generator's shares, the latency bound and the quota floor at N=1,000."""
     counts = write_fleet(Path(str(tmp_path)) / "f", 1000)
     assert counts == {"services": 1000, "taskDefinitions": 1000, "scheduledTasks": 300,
                       "scalableTargets": 500, "clusters": 1, "resources": 2801}
@@ -29,6 +30,7 @@ def test_fleet_shares(tmp_path: Path) -> None:
 
 
 def test_the_proxy_refuses_what_exceeds_a_documented_bucket_as_aws_does() -> None:
+    """The bench proxy refuses a call past a documented bucket, as AWS does, and refills it."""
     now = [0.0]
     quotas = AwsQuotas(clock=lambda: now[0])
     target = "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition"
@@ -46,6 +48,7 @@ def _row(scenario: str, seconds: float, *, calls: int = 100, bound: float = 0.0,
 
 
 def test_goal_verdicts_at_the_goal_size() -> None:
+    """At N=1,000 and 50 ms each goal is judged, and one no client can reach only informs."""
     rows = [_row("cold diff, quotas off", 8.8, calls=2236, bound=7.0),
             _row("naive baseline", 192.0, calls=3601),
             _row("cold diff", 51.3, calls=2236, bound=47.5),
@@ -69,6 +72,7 @@ def test_goal_verdicts_at_the_goal_size() -> None:
 
 
 def test_goal_verdicts_fail_on_writes_a_different_plan_and_other_sizes_only_inform() -> None:
+    """Writes, too many calls, RSS or a changed plan miss their goals; other latencies only inform."""
     rows = [_row("cold diff", 10.0, bound=9.0, changes=0, throttled=3),
             _row("steady resync", 1.0, calls=1500, writes=2, rss=250.0),
             _row("cold diff, 20% throttled", 12.0, changes=4)]
@@ -82,9 +86,12 @@ def test_goal_verdicts_fail_on_writes_a_different_plan_and_other_sizes_only_info
 
 @pytest.mark.bench
 def test_bench_runs_on_a_small_fleet(tmp_path: Path) -> None:
+    """`python -m bench.run` end to end at N=4: every scenario runs, the goals are judged and
+    printed, and the JSON report agrees (one run per scenario: the median of several is the
+    bench's business, not this test's)."""
     report = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--sizes", "4", "--latency", "0.001",
-                           "--throttle", "0.2", "--json", str(report), "--check"],
+                           "--throttle", "0.2", "--repeat", "1", "--json", str(report), "--check"],
                           capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]  # --check: no goal is set at N=4
     out = proc.stdout
@@ -107,6 +114,7 @@ def test_bench_runs_on_a_small_fleet(tmp_path: Path) -> None:
 
 
 def test_the_proxy_replays_an_answer_only_to_the_region_it_came_from() -> None:
+    """The proxy keys replayed answers by the Region in the request's signature."""
     from bench.proxy import _region
 
     head = (b"POST / HTTP/1.1\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.ListClusters\r\n"

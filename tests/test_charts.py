@@ -25,6 +25,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_example_manifests_use_charts_and_render() -> None:
+    """render expands every Release of the example manifests into plain, annotated manifests."""
     result = cli("render", str(MANIFESTS), "--region", REGION)
     assert result.exit_code == 0, result.output
     docs = list(yaml.safe_load_all(result.output))
@@ -38,6 +39,7 @@ def test_example_manifests_use_charts_and_render() -> None:
 
 
 def test_environments_share_values_and_differ_in_size() -> None:
+    """prd and stg share their values and differ only in size."""
     by_name = {m.name: m for m in load_tree(MANIFESTS, region=REGION).manifests if m.kind == "TaskDefinition"}
     prd, stg = by_name["accounting-api"], by_name["accounting-api-stg"]
     assert (prd.spec["cpu"], stg.spec["cpu"]) == ("1024", "256")
@@ -47,14 +49,6 @@ def test_environments_share_values_and_differ_in_size() -> None:
     assert (heavy.spec["cpu"], light.spec["cpu"]) == ("4096", "512")
 
 
-def test_examples_apply_then_diff_is_empty(aws: EmbeddedAws, repo: Path) -> None:
-    seed_for(aws, repo / "manifests")
-    with fast_clock():  # the API's migration (a PreSync hook) runs first
-        assert cli("apply", str(repo / "manifests")).exit_code == 0
-    code, out = cli_json("diff", str(repo / "manifests"))
-    assert code == 0, out
-
-
 def _set_value(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text
@@ -62,6 +56,7 @@ def _set_value(path: Path, old: str, new: str) -> None:
 
 
 def test_wrongly_typed_value_names_chart_value_and_line(repo: Path) -> None:
+    """A wrongly typed value is reported with the chart, the value and its line."""
     prd = repo / "manifests/environments/prd.yaml"
     _set_value(prd, "    cpu: 1024\n", "    cpu: lots\n")
     result = cli("validate", str(repo / "manifests"))
@@ -72,6 +67,7 @@ def test_wrongly_typed_value_names_chart_value_and_line(repo: Path) -> None:
 
 
 def test_missing_value_names_chart_and_release(repo: Path) -> None:
+    """A missing required value names the chart and the release."""
     values = repo / "manifests/apps/api.values.yaml"
     _set_value(values, "image: 123456789012", "#image: 123456789012")
     result = cli("validate", str(repo / "manifests"))
@@ -82,6 +78,7 @@ def test_missing_value_names_chart_and_release(repo: Path) -> None:
 
 
 def test_value_from_a_values_file_points_at_that_file(repo: Path) -> None:
+    """A bad value read from a values file is reported at that file's line."""
     values = repo / "manifests/apps/worker.values.yaml"
     _set_value(values, "execEnabled: true", "execEnabled: sometimes")
     result = cli("validate", str(repo / "manifests"))
@@ -92,6 +89,7 @@ def test_value_from_a_values_file_points_at_that_file(repo: Path) -> None:
 
 
 def test_undefined_value_in_a_template_is_an_error(repo: Path) -> None:
+    """A template naming an undefined value is an error at the template."""
     template = repo / "charts/worker/templates/service.yaml"
     _set_value(template, "  desiredCount: {{ values.desiredCount }}",
                "  desiredCount: {{ values.desiredCuont }}")
@@ -102,6 +100,7 @@ def test_undefined_value_in_a_template_is_an_error(repo: Path) -> None:
 
 
 def test_templates_cannot_reach_python(repo: Path) -> None:
+    """Templates are sandboxed: Python internals are refused."""
     template = repo / "charts/worker/templates/service.yaml"
     _set_value(template, "  desiredCount: {{ values.desiredCount }}",
                "  desiredCount: {{ ''.__class__.__mro__[1].__subclasses__() }}")
@@ -111,6 +110,7 @@ def test_templates_cannot_reach_python(repo: Path) -> None:
 
 
 def test_chart_by_path_and_unknown_chart(repo: Path) -> None:
+    """An unknown chart is an error at its line; a chart given by path is found."""
     write(repo, "manifests/extra.yaml", """apiVersion: reconciler/v1
 kind: Release
 metadata: {name: x, cluster: accounting-prd}
@@ -132,8 +132,15 @@ spec:
     assert cli("validate", str(repo / "manifests")).exit_code == 0
 
 
-def test_a_new_environment_is_one_file(aws: EmbeddedAws, repo: Path) -> None:
+def test_examples_apply_then_a_new_environment_is_one_file(aws: EmbeddedAws, repo: Path) -> None:
+    """The example repository applies and then diffs empty; a new environment is one more
+    file: diff lists its cluster and services, and apply converges."""
     root = repo / "manifests"
+    seed_for(aws, root)
+    with fast_clock():  # the API's migration (a PreSync hook) runs first
+        assert cli("apply", str(root)).exit_code == 0
+    code, out = cli_json("diff", str(root))
+    assert code == 0, out
     dev = (root / "environments/stg.yaml").read_text().replace("-stg", "-dev").replace(
         "stg", "dev").replace("subnet-0a1b2c3d4e5f60101", "subnet-0a1b2c3d4e5f60201").replace(
         "sg-0a1b2c3d4e5f60101", "sg-0a1b2c3d4e5f60201").replace("abcdee", "abcded")
@@ -142,12 +149,14 @@ def test_a_new_environment_is_one_file(aws: EmbeddedAws, repo: Path) -> None:
     _code, out = cli_json("diff", str(root))
     names = {(c["kind"], c["name"]) for c in out["changes"]}
     assert ("Cluster", "accounting-dev") in names and ("Service", "accounting-api-dev") in names
-    with fast_clock():
+    assert all(c["action"] in ("create", "run") for c in out["changes"]), out["changes"]
+    with fast_clock():  # the dev API's migration (a PreSync hook) runs first
         assert cli("apply", str(root)).exit_code == 0
     assert cli("diff", str(root)).exit_code == 0
 
 
 def test_render_json(repo: Path) -> None:
+    """render -o json prints one document per manifest."""
     result = cli("render", str(repo / "manifests"), "-o", "json", "--region", REGION)
     docs: list[dict[str, Any]] = json.loads(result.output)
     assert len(docs) == len(load_tree(repo / "manifests", region=REGION).manifests)

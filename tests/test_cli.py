@@ -11,26 +11,30 @@ from reconciler.kinds import load_tree
 from tests.conftest import cli, cli_json, write
 
 
-def test_apply_then_diff_is_empty(examples: Path) -> None:
-    """After apply, diff exits 0 and lists no change."""
-    assert cli("apply", str(examples)).exit_code == 0
-    code, out = cli_json("diff", str(examples))
-    assert code == 0, out
-    assert out["changes"] == []
-
-
-def test_first_diff_lists_creates_and_exits_2(examples: Path) -> None:
+def test_first_diff_lists_creates_and_exits_2_in_every_output(examples: Path) -> None:
+    """On an empty account diff lists a create for every manifest and exits 2, in JSON, in
+    text (secrets masked) and in markdown."""
     code, out = cli_json("diff", str(examples))
     assert code == 2
     actions = {(c["kind"], c["name"]): c["action"] for c in out["changes"]}
     assert actions[("Cluster", "accounting-prd")] == "create"
     assert actions[("Service", "accounting-api")] == "create"
     assert len(actions) == len(load_tree(examples).manifests)
+    result = cli("diff", str(examples))
+    assert result.exit_code == 2
+    assert "secretsmanager" not in result.output
+    assert "(sensitive)" in result.output
+    result = cli("diff", str(examples), "--output", "markdown")
+    assert result.exit_code == 2
+    assert result.output.startswith("### reconciler diff")
+    assert "```diff" in result.output
 
 
-def test_update_service_behind_its_back_shows_exactly_those_fields(
-    examples: Path, ecs: Any
-) -> None:
+def test_hand_edits_show_exactly_those_fields(examples: Path, ecs: Any) -> None:
+    """Each change made behind the reconciler's back (apply puts it back between them) is
+    exactly that drift: a service's count and exec flag; a public IP turned on, though the
+    manifest never mentions it; a task definition revision registered by hand, with the
+    schedules running it moving to the revision that puts it back."""
     assert cli("apply", str(examples)).exit_code == 0
     ecs.update_service(cluster="accounting-prd", service="accounting-worker", desiredCount=5,
                        enableExecuteCommand=False)
@@ -40,14 +44,11 @@ def test_update_service_behind_its_back_shows_exactly_those_fields(
     assert (change["kind"], change["name"], change["cluster"]) == (
         "Service", "accounting-worker", "accounting-prd")
     assert change["action"] == "update"
-    paths = {d["path"]: d for d in change["diff"]}
-    assert set(paths) == {"spec.desiredCount", "spec.enableExecuteCommand"}
-    assert paths["spec.desiredCount"]["old"] == 5 and paths["spec.desiredCount"]["new"] == 1
-
-
-def test_hand_edit_of_a_default_is_drift(examples: Path, ecs: Any) -> None:
-    """A public IP turned on by hand is drift, though the manifest never mentions it."""
+    by_path = {d["path"]: d for d in change["diff"]}
+    assert set(by_path) == {"spec.desiredCount", "spec.enableExecuteCommand"}
+    assert by_path["spec.desiredCount"]["old"] == 5 and by_path["spec.desiredCount"]["new"] == 1
     assert cli("apply", str(examples)).exit_code == 0
+
     ecs.update_service(
         cluster="accounting-prd", service="accounting-api",
         networkConfiguration={"awsvpcConfiguration": {
@@ -59,12 +60,8 @@ def test_hand_edit_of_a_default_is_drift(examples: Path, ecs: Any) -> None:
     [entry] = change["diff"]
     assert entry["path"] == "spec.networkConfiguration.awsvpcConfiguration.assignPublicIp"
     assert entry["old"] == "ENABLED" and entry["op"] == "remove"
-
-
-def test_task_definition_registered_by_hand_shows_the_changed_fields(
-    examples: Path, ecs: Any
-) -> None:
     assert cli("apply", str(examples)).exit_code == 0
+
     td = ecs.describe_task_definition(taskDefinition="accounting-batch-light")["taskDefinition"]
     keep = ("containerDefinitions", "cpu", "memory", "networkMode", "requiresCompatibilities",
             "executionRoleArn", "taskRoleArn")
@@ -81,22 +78,25 @@ def test_task_definition_registered_by_hand_shows_the_changed_fields(
     assert paths == {"spec.containerDefinitions[batch].command"}
 
 
-def test_apply_twice_changes_nothing(examples: Path, ecs: Any) -> None:
-    assert cli("apply", str(examples)).exit_code == 0
-    revisions = ecs.list_task_definitions()["taskDefinitionArns"]
-    second = cli("apply", str(examples), "--output", "json")
-    assert second.exit_code == 0
-    assert json.loads(second.output)["applied"] == []
-    assert ecs.list_task_definitions()["taskDefinitionArns"] == revisions
-
-
-def test_apply_twice_makes_no_write_call(examples: Path) -> None:
+def test_apply_then_diff_is_empty_and_a_second_apply_writes_nothing(
+    examples: Path, ecs: Any
+) -> None:
+    """After apply, diff exits 0 and lists no change; a second apply, through the CLI or the
+    one pass, applies nothing, registers no revision and makes no write call."""
     import asyncio
 
     from reconciler.aws.client import Aws
     from reconciler.sync.run import Options, run
 
     assert cli("apply", str(examples)).exit_code == 0
+    code, out = cli_json("diff", str(examples))
+    assert code == 0, out
+    assert out["changes"] == []
+    revisions = ecs.list_task_definitions()["taskDefinitionArns"]
+    second = cli("apply", str(examples), "--output", "json")
+    assert second.exit_code == 0
+    assert json.loads(second.output)["applied"] == []
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == revisions
     aws = Aws()
     asyncio.run(run(load_tree(examples), aws, Options(apply=True)))
     writes = [op for op in aws.calls
@@ -126,7 +126,9 @@ def test_interrupted_apply_converges_without_duplicates(examples: Path, ecs: Any
     assert len(ecs.list_services(cluster="accounting-prd")["serviceArns"]) == 2
 
 
-def test_changing_a_manifest_converges(examples: Path, ecs: Any) -> None:
+def test_manifest_changes_converge(examples: Path, ecs: Any) -> None:
+    """A changed count is exactly that diff and converges; a changed task definition
+    registers the next revision and moves the service to it."""
     assert cli("apply", str(examples)).exit_code == 0
     path = examples / "apps/worker/service.yaml"
     path.write_text(path.read_text().replace("desiredCount: 1", "desiredCount: 3"))
@@ -137,9 +139,6 @@ def test_changing_a_manifest_converges(examples: Path, ecs: Any) -> None:
     svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-worker"])
     assert svc["services"][0]["desiredCount"] == 3
 
-
-def test_task_definition_change_registers_and_moves_the_service(examples: Path, ecs: Any) -> None:
-    assert cli("apply", str(examples)).exit_code == 0
     path = examples / "apps/api/task-definition.yaml"
     path.write_text(path.read_text().replace("value: info", "value: debug"))
     code, out = cli_json("diff", str(examples))
@@ -153,6 +152,7 @@ def test_task_definition_change_registers_and_moves_the_service(examples: Path, 
 
 
 def test_invalid_tree_applies_nothing(examples: Path, ecs: Any) -> None:
+    """apply refuses a tree with an error, naming its file and line, and creates nothing."""
     write(examples, "broken.yaml", "apiVersion: reconciler/v1\nkind: Service\nmetadata:\n"
           "  name: x\n  cluster: accounting-prd\nspec:\n  desiredCount: two\n")
     result = cli("apply", str(examples))
@@ -162,23 +162,19 @@ def test_invalid_tree_applies_nothing(examples: Path, ecs: Any) -> None:
 
 
 def test_diff_refuses_an_invalid_tree(examples: Path) -> None:
+    """diff refuses a tree with invalid YAML (exit 1), naming the file."""
     write(examples, "bad.yaml", "kind: [unclosed\n")
     result = cli("diff", str(examples))
     assert result.exit_code == 1
     assert "bad.yaml:" in result.output and "invalid YAML" in result.output
 
 
-def test_text_output_masks_secrets(examples: Path) -> None:
-    result = cli("diff", str(examples))
-    assert result.exit_code == 2
-    assert "secretsmanager" not in result.output
-    assert "(sensitive)" in result.output
-
-
-def test_ignored_image_is_used_on_create_and_left_alone_on_update(
+def test_ignored_image_is_used_on_create_and_left_alone_then_replace_needs_allowing(
     examples: Path, ecs: Any
 ) -> None:
-    """CI owns the worker's image: a CI deploy is not drift, and apply keeps CI's image."""
+    """CI owns the worker's image: it is used on create, a CI deploy is not drift, and apply
+    keeps CI's image; then a launch type change is a replace that apply refuses without
+    --allow-replace and carries out with it."""
     assert cli("apply", str(examples)).exit_code == 0
     td = ecs.describe_task_definition(taskDefinition="accounting-worker",
                                       include=["TAGS"])
@@ -205,9 +201,6 @@ def test_ignored_image_is_used_on_create_and_left_alone_on_update(
     assert latest["containerDefinitions"][0]["image"].endswith("1.43.0")
     assert "8" in latest["containerDefinitions"][0]["command"]
 
-
-def test_replace_needs_allow_replace(examples: Path, ecs: Any) -> None:
-    assert cli("apply", str(examples)).exit_code == 0
     path = examples / "apps/api/service.yaml"
     path.write_text(path.read_text().replace("launchType: FARGATE", "launchType: EC2"))
     code, out = cli_json("diff", str(examples))
@@ -220,14 +213,8 @@ def test_replace_needs_allow_replace(examples: Path, ecs: Any) -> None:
     assert cli("diff", str(examples)).exit_code == 0
 
 
-def test_markdown_output(examples: Path) -> None:
-    result = cli("diff", str(examples), "--output", "markdown")
-    assert result.exit_code == 2
-    assert result.output.startswith("### reconciler diff")
-    assert "```diff" in result.output
-
-
 def test_validate_examples() -> None:
+    """The example manifests are valid."""
     from tests.conftest import EXAMPLES
 
     result = cli("validate", str(EXAMPLES))
@@ -273,6 +260,8 @@ def test_existing_unowned_resource_is_adopted_not_changed(examples: Path, ecs: A
 
 
 def test_resource_owned_by_another_controller_is_left_alone(examples: Path, ecs: Any) -> None:
+    """A cluster tagged as another controller's makes apply exit 1, saying so, and keeps its
+    tags untouched."""
     ecs.create_cluster(clusterName="accounting-prd",
                        tags=[{"key": "reconciler:managed-by", "value": "someone-else"}])
     result = cli("apply", str(examples))

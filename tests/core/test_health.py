@@ -94,14 +94,16 @@ def test_state_folds_sync_health_and_failures(sync: Sync, health: Health, failur
 
 
 def test_status_to_json() -> None:
-    """The /status form of one resource: identity, folded state and every field, as strings."""
+    """The /status form of one resource: identity, folded state and every field, as strings
+    (what a held change would do included: observe mode lists it)."""
     s = ResourceStatus(KEY, Sync.SYNCED, Health.PROGRESSING, "rolling out", REV, "", 0, 0.0,
                        [{"path": "spec.desiredCount", "live": 5, "git": 3}], "")
     assert s.to_json() == {
         "kind": "Service", "name": "web", "cluster": "prod", "state": "Progressing",
         "sync": "Synced", "health": "Progressing", "healthReason": "rolling out",
         "revision": REV, "lastError": "", "drift": [{"path": "spec.desiredCount", "live": 5,
-                                                     "git": 3}], "held": ""}
+                                                     "git": 3}], "held": "",
+        "action": "", "pending": []}
     assert ResourceStatus(key("Cluster", "prod")).to_json()["cluster"] is None
 
 

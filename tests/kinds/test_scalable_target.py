@@ -1,4 +1,7 @@
-"""ScalableTarget against moto: autoscaling owns desiredCount, policies, scheduled actions."""
+"""ScalableTarget against moto: autoscaling owns desiredCount, policies, scheduled actions.
+
+One applied estate per test; each test goes through its steps in order (a step starts where
+the one before left AWS, in sync with git)."""
 
 from __future__ import annotations
 
@@ -16,11 +19,18 @@ API = {"ServiceNamespace": "ecs", "ResourceId": "service/accounting-prd/accounti
 
 @pytest.fixture
 def aas(examples: Path) -> Any:
+    """The example estate applied; an Application Auto Scaling client."""
     assert cli("apply", str(examples)).exit_code == 0
     return boto3.client("application-autoscaling", region_name=REGION)
 
 
-def test_target_policies_and_actions_applied(aas: Any) -> None:
+def test_applied_and_desired_count_belongs_to_autoscaling(
+    examples: Path, aas: Any, ecs: Any
+) -> None:
+    """The target, its policy, scheduled actions and ownership tag are applied; a scaling
+    event is never drift nor reverted (a real change to the service is applied around it),
+    a service without autoscaling has its desiredCount as drift, until a target registered
+    outside git owns it too."""
     [t] = aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
     assert (t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) == (API["ResourceId"], 2, 12)
     [p] = aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
@@ -31,8 +41,7 @@ def test_target_policies_and_actions_applied(aas: Any) -> None:
     tags = aas.list_tags_for_resource(ResourceARN=t["ScalableTargetARN"])["Tags"]
     assert tags["reconciler:managed-by"] == "accounting-reconciler"
 
-
-def test_scaling_event_is_never_drift_nor_reverted(examples: Path, aas: Any, ecs: Any) -> None:
+    # a scaling event on the api: not drift, not reverted
     ecs.update_service(cluster="accounting-prd", service="accounting-api", desiredCount=9)
     code, out = cli_json("diff", str(examples))
     assert code == 0, out
@@ -51,29 +60,26 @@ def test_scaling_event_is_never_drift_nor_reverted(examples: Path, aas: Any, ecs
         "services"][0]
     assert (svc["desiredCount"], svc["healthCheckGracePeriodSeconds"]) == (9, 90)
 
-
-def test_target_registered_outside_git_also_owns_desired_count(
-    examples: Path, aas: Any, ecs: Any
-) -> None:
+    # the worker has no autoscaling: its desiredCount set by hand is drift ...
+    ecs.update_service(cluster="accounting-prd", service="accounting-worker", desiredCount=4)
+    code, out = cli_json("diff", str(examples))
+    assert code == 2
+    assert [d["path"] for d in out["changes"][0]["diff"]] == ["spec.desiredCount"]
+    # ... until a target registered outside git owns it
     aas.register_scalable_target(ServiceNamespace="ecs",
                                  ResourceId="service/accounting-prd/accounting-worker",
                                  ScalableDimension="ecs:service:DesiredCount",
                                  MinCapacity=1, MaxCapacity=4)
-    ecs.update_service(cluster="accounting-prd", service="accounting-worker", desiredCount=4)
     code, out = cli_json("diff", str(examples))
     assert code == 0, out
     assert any(i["name"] == "accounting-worker" and "registered in AWS" in i["reason"]
                for i in out["ignored"])
 
 
-def test_without_autoscaling_desired_count_is_drift(examples: Path, aas: Any, ecs: Any) -> None:
-    ecs.update_service(cluster="accounting-prd", service="accounting-worker", desiredCount=4)
-    code, out = cli_json("diff", str(examples))
-    assert code == 2
-    assert [d["path"] for d in out["changes"][0]["diff"]] == ["spec.desiredCount"]
-
-
-def test_hand_edits_show_exactly_those_fields(examples: Path, aas: Any) -> None:
+def test_hand_edits_healed_git_changes_applied_then_pruned(examples: Path, aas: Any) -> None:
+    """Hand edits to the target, a policy and a scheduled action show as exactly those fields
+    and apply heals them; a change in git converges; deleting the manifest prunes the
+    policies, the scheduled actions and the target."""
     aas.register_scalable_target(**API, MinCapacity=3, MaxCapacity=12)
     aas.put_scaling_policy(PolicyName="cpu-60", PolicyType="TargetTrackingScaling", **API,
                            TargetTrackingScalingPolicyConfiguration={
@@ -91,8 +97,6 @@ def test_hand_edits_show_exactly_those_fields(examples: Path, aas: Any) -> None:
     assert cli("apply", str(examples)).exit_code == 0
     assert cli("diff", str(examples)).exit_code == 0
 
-
-def test_manifest_change_converges(examples: Path, aas: Any) -> None:
     path = examples / "apps/api/autoscaling.yaml"
     text = path.read_text().replace("maxCapacity: 12\n  policies", "maxCapacity: 20\n  policies")
     text = text.replace("targetValue: 60", "targetValue: 50")
@@ -104,9 +108,7 @@ def test_manifest_change_converges(examples: Path, aas: Any) -> None:
     assert p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 50
     assert cli("diff", str(examples)).exit_code == 0
 
-
-def test_prune_deletes_policies_then_target(examples: Path, aas: Any) -> None:
-    (examples / "apps/api/autoscaling.yaml").unlink()
+    path.unlink()
     _code, out = cli_json("diff", str(examples), "--prune")
     assert [(c["kind"], c["action"]) for c in out["changes"]] == [("ScalableTarget", "delete")]
     assert cli("apply", str(examples), "--prune").exit_code == 0

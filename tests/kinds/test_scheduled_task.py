@@ -1,4 +1,7 @@
-"""ScheduledTask against moto: EventBridge rules with ECS targets."""
+"""ScheduledTask against moto: EventBridge rules with ECS targets.
+
+One applied estate per test; each test goes through its steps in order (a step starts where
+the one before left AWS, in sync with git)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from tests.conftest import REGION, cli, cli_json
 
 @pytest.fixture
 def events(examples: Path) -> Any:
+    """The example estate applied; an EventBridge client."""
     assert cli("apply", str(examples)).exit_code == 0
     return boto3.client("events", region_name=REGION)
 
@@ -23,7 +27,13 @@ def _target(events: Any, rule: str) -> dict[str, Any]:
     return dict(target)
 
 
-def test_applied_rule_and_target(events: Any) -> None:
+def test_applied_then_hand_edits_are_exactly_that_drift_and_healed(
+    examples: Path, events: Any
+) -> None:
+    """The rule, its ECS target (task definition revision, input) and ownership tag are
+    applied; input reformatted by hand is not drift (compared as JSON); a hand-edited
+    schedule and task count show as exactly those fields and apply heals them; a target
+    added by hand is drift and apply removes it."""
     rule = events.describe_rule(Name="accounting-ledger-sync")
     assert rule["ScheduleExpression"] == "rate(15 minutes)" and rule["State"] == "ENABLED"
     target = _target(events, "accounting-ledger-sync")
@@ -34,13 +44,15 @@ def test_applied_rule_and_target(events: Any) -> None:
     tags = events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
     assert {"Key": "reconciler:managed-by", "Value": "accounting-reconciler"} in tags
 
+    target["Input"] = json.dumps(json.loads(target["Input"]), indent=4)
+    events.put_targets(Rule="accounting-ledger-sync", Targets=[target])
+    assert cli("diff", str(examples)).exit_code == 0
 
-def test_hand_edits_show_as_exactly_those_fields(examples: Path, events: Any) -> None:
     events.put_rule(Name="accounting-ledger-sync", ScheduleExpression="rate(5 minutes)",
                     State="ENABLED", Description="Sync ledgers with the bank feed")
-    target = _target(events, "accounting-nightly-heavy")
-    target["EcsParameters"]["TaskCount"] = 3
-    events.put_targets(Rule="accounting-nightly-heavy", Targets=[target])
+    heavy = _target(events, "accounting-nightly-heavy")
+    heavy["EcsParameters"]["TaskCount"] = 3
+    events.put_targets(Rule="accounting-nightly-heavy", Targets=[heavy])
     code, out = cli_json("diff", str(examples))
     assert code == 2
     got = {(c["name"], d["path"]) for c in out["changes"] for d in c["diff"]}
@@ -49,15 +61,21 @@ def test_hand_edits_show_as_exactly_those_fields(examples: Path, events: Any) ->
     assert cli("apply", str(examples)).exit_code == 0
     assert cli("diff", str(examples)).exit_code == 0
 
+    light = _target(events, "accounting-nightly-light")
+    events.put_targets(Rule="accounting-nightly-light", Targets=[{**light, "Id": "by-hand"}])
+    code, _out = cli_json("diff", str(examples))
+    assert code == 2
+    assert cli("apply", str(examples)).exit_code == 0
+    assert [t["Id"] for t in events.list_targets_by_rule(Rule="accounting-nightly-light")[
+        "Targets"]] == ["ecs-task"]
 
-def test_input_is_compared_as_json_not_text(examples: Path, events: Any) -> None:
-    target = _target(events, "accounting-ledger-sync")
-    target["Input"] = json.dumps(json.loads(target["Input"]), indent=4)
-    events.put_targets(Rule="accounting-ledger-sync", Targets=[target])
-    assert cli("diff", str(examples)).exit_code == 0
 
-
-def test_disabling_in_git_disables_the_rule(examples: Path, events: Any) -> None:
+def test_git_changes_disable_override_and_move_the_schedule(
+    examples: Path, events: Any
+) -> None:
+    """Disabling in git is the one-field change State and disables the rule; a changed
+    container override is exactly that path and converges; a changed task definition moves
+    the schedules running it to the new revision and leaves the others alone."""
     path = examples / "schedules/batches.yaml"
     path.write_text(path.read_text().replace("state: ENABLED", "state: DISABLED", 1))
     code, out = cli_json("diff", str(examples))
@@ -68,21 +86,6 @@ def test_disabling_in_git_disables_the_rule(examples: Path, events: Any) -> None
     assert events.describe_rule(Name="accounting-ledger-sync")["State"] == "DISABLED"
     assert cli("diff", str(examples)).exit_code == 0
 
-
-def test_task_definition_change_moves_the_schedule(examples: Path, events: Any) -> None:
-    path = examples / "batches/task-definitions.yaml"
-    path.write_text(path.read_text().replace("--size, light]", "--size, light, --fast]"))
-    assert cli("apply", str(examples)).exit_code == 0
-    for rule in ("accounting-ledger-sync", "accounting-nightly-light"):
-        arn = _target(events, rule)["EcsParameters"]["TaskDefinitionArn"]
-        assert arn.endswith("accounting-batch-light:2"), rule
-    assert _target(events, "accounting-nightly-heavy")["EcsParameters"][
-        "TaskDefinitionArn"].endswith("accounting-batch-heavy:1")
-    assert cli("diff", str(examples)).exit_code == 0
-
-
-def test_overrides_change_in_git_converges(examples: Path, events: Any) -> None:
-    path = examples / "schedules/batches.yaml"
     path.write_text(path.read_text().replace("sync_ledgers]", "sync_ledgers, --all]"))
     _code, out = cli_json("diff", str(examples))
     [change] = out["changes"]
@@ -92,18 +95,19 @@ def test_overrides_change_in_git_converges(examples: Path, events: Any) -> None:
     assert json.loads(_target(events, "accounting-ledger-sync")["Input"])[
         "containerOverrides"][0]["command"][-1] == "--all"
 
-
-def test_extra_target_added_by_hand_is_drift(examples: Path, events: Any) -> None:
-    target = _target(events, "accounting-nightly-light")
-    events.put_targets(Rule="accounting-nightly-light", Targets=[{**target, "Id": "by-hand"}])
-    code, _out = cli_json("diff", str(examples))
-    assert code == 2
+    tds = examples / "batches/task-definitions.yaml"
+    tds.write_text(tds.read_text().replace("--size, light]", "--size, light, --fast]"))
     assert cli("apply", str(examples)).exit_code == 0
-    assert [t["Id"] for t in events.list_targets_by_rule(Rule="accounting-nightly-light")[
-        "Targets"]] == ["ecs-task"]
+    for rule in ("accounting-ledger-sync", "accounting-nightly-light"):
+        arn = _target(events, rule)["EcsParameters"]["TaskDefinitionArn"]
+        assert arn.endswith("accounting-batch-light:2"), rule
+    assert _target(events, "accounting-nightly-heavy")["EcsParameters"][
+        "TaskDefinitionArn"].endswith("accounting-batch-heavy:1")
+    assert cli("diff", str(examples)).exit_code == 0
 
 
 def test_validation_names_the_line(tmp_path: Path) -> None:
+    """A bad enum value and a wrongly typed target field are reported at their lines."""
     from tests.conftest import write
 
     write(tmp_path, "s.yaml", """apiVersion: reconciler/v1

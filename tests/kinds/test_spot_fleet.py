@@ -1,4 +1,7 @@
-"""SpotFleet against moto: found by ownership tags, autoscaled capacity left alone, replace."""
+"""SpotFleet against moto: found by ownership tags, autoscaled capacity left alone, replace.
+
+One applied estate per test; each test goes through its steps in order (a step starts where
+the one before left AWS, in sync with git)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from tests.conftest import REGION, cli, cli_json
 
 @pytest.fixture
 def ec2(examples: Path) -> Any:
+    """The example estate applied; an EC2 client."""
     assert cli("apply", str(examples)).exit_code == 0
     return boto3.client("ec2", region_name=REGION)
 
@@ -22,7 +26,12 @@ def _fleets(ec2: Any) -> list[dict[str, Any]]:
             if f["SpotFleetRequestState"] in ("submitted", "active", "modifying")]
 
 
-def test_fleet_is_found_by_its_tags(ec2: Any, examples: Path) -> None:
+def test_found_by_tags_autoscaled_capacity_left_alone_hand_edit_healed(
+    ec2: Any, examples: Path
+) -> None:
+    """The fleet is found by its ownership tags (in sync after apply); a target capacity set
+    by autoscaling is ignored and kept by apply; an in-place change by hand is exactly that
+    drift, healed without replacing the fleet."""
     [fleet] = _fleets(ec2)
     tags = {t["Key"]: t["Value"] for t in fleet["Tags"]}
     assert tags["reconciler:name"] == "accounting-prd-spot"
@@ -30,9 +39,6 @@ def test_fleet_is_found_by_its_tags(ec2: Any, examples: Path) -> None:
     assert tags["team"] == "accounting"
     assert cli("diff", str(examples)).exit_code == 0
 
-
-def test_autoscaled_target_capacity_is_not_drift(ec2: Any, examples: Path) -> None:
-    [fleet] = _fleets(ec2)
     ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet["SpotFleetRequestId"],
                                   TargetCapacity=6)
     code, out = cli_json("diff", str(examples))
@@ -44,9 +50,6 @@ def test_autoscaled_target_capacity_is_not_drift(ec2: Any, examples: Path) -> No
     assert cli("apply", str(examples)).exit_code == 0
     assert _fleets(ec2)[0]["SpotFleetRequestConfig"]["TargetCapacity"] == 6
 
-
-def test_in_place_change_by_hand_is_drift_and_healed(ec2: Any, examples: Path) -> None:
-    [fleet] = _fleets(ec2)
     ec2.modify_spot_fleet_request(SpotFleetRequestId=fleet["SpotFleetRequestId"],
                                   OnDemandTargetCapacity=1)
     code, out = cli_json("diff", str(examples))
@@ -60,9 +63,12 @@ def test_in_place_change_by_hand_is_drift_and_healed(ec2: Any, examples: Path) -
     assert cli("diff", str(examples)).exit_code == 0
 
 
-def test_launch_change_is_a_replace_that_moves_the_scalable_target(
+def test_launch_change_is_a_replace_then_prune_leaves_unowned_fleets(
     ec2: Any, examples: Path
 ) -> None:
+    """A launch specification change replaces the fleet only with --allow-replace and moves
+    its ScalableTarget to the new fleet; pruning the fleet's manifest then leaves a
+    hand-made fleet alone."""
     [old] = _fleets(ec2)
     path = examples / "capacity/spot-fleet.yaml"
     path.write_text(path.read_text().replace("instanceType: m5.large", "instanceType: m7i.large"))
@@ -81,13 +87,11 @@ def test_launch_change_is_a_replace_that_moves_the_scalable_target(
     assert rids == {f"spot-fleet-request/{new['SpotFleetRequestId']}"}
     assert cli("diff", str(examples)).exit_code == 0
 
-
-def test_unowned_fleets_are_left_alone(ec2: Any, examples: Path) -> None:
     ec2.request_spot_fleet(SpotFleetRequestConfig={
         "IamFleetRole": "arn:aws:iam::123456789012:role/fleet", "TargetCapacity": 1,
         "AllocationStrategy": "lowestPrice",
         "LaunchSpecifications": [{"ImageId": "ami-12c6146b", "InstanceType": "t3.small"}]})
-    (examples / "capacity/spot-fleet.yaml").unlink()
+    path.unlink()
     result = cli("apply", str(examples), "--prune")
     assert result.exit_code == 0, result.output
     [left] = _fleets(ec2)

@@ -36,6 +36,7 @@ def _manifests(families: tuple[str, ...]) -> list[Manifest]:
 
 @pytest.fixture
 def registered(aws: object) -> Any:
+    """Three families registered by hand on the clean moto server."""
     ecs = boto3.client("ecs", region_name=REGION)
     for f in FAMILIES:
         ecs.register_task_definition(**_td(f))
@@ -48,12 +49,15 @@ async def _fetch(client: Aws, families: tuple[str, ...] = FAMILIES) -> dict[str,
 
 
 async def test_cold_read_describes_each_family_once_and_lists_nothing(registered: Any) -> None:
+    """A first read describes each family by name once (an absent one too) and lists nothing."""
     client = Aws()
     assert await _fetch(client, (*FAMILIES, "absent")) == {f: f"{f}:1" for f in FAMILIES}
     assert client.calls == {"ecs:describe_task_definition": 4}
 
 
 async def test_warm_read_lists_and_describes_only_new_revisions(registered: Any) -> None:
+    """A second read lists instead of describing, and describes only a revision registered
+    by hand since the first."""
     client = Aws()
     await _fetch(client)
     client.reset_counts()
@@ -71,6 +75,8 @@ async def test_warm_read_lists_and_describes_only_new_revisions(registered: Any)
 
 
 async def test_cold_and_warm_reads_agree_on_deregistered_revisions(registered: Any) -> None:
+    """Cold and warm reads find the same newest ACTIVE revision when revisions were
+    deregistered, and a family with none left is absent from both."""
     registered.register_task_definition(**_td("alpha", cpu="512"))
     registered.deregister_task_definition(taskDefinition="alpha:2")
     registered.deregister_task_definition(taskDefinition="gamma:1")
