@@ -25,12 +25,21 @@ def patch_moto() -> None:
     with _lock:
         if _patched:
             return
-        from reconciler.embedded.patches import autoscaling, ecs, spot_fleet, tagging
+        from reconciler.embedded.patches import (
+            autoscaling,
+            cloudtrail,
+            ecs,
+            spot_fleet,
+            sqs,
+            tagging,
+        )
 
         ecs.patch()
         autoscaling.patch()
         spot_fleet.patch()
         tagging.patch()
+        cloudtrail.patch()
+        sqs.patch()
         _patched = True
 
 
