@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from reconciler.aws.client import Aws, region_of
+from reconciler.controller.events import DEFAULT_RESYNC, FLOWING_RESYNC, EventSource
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
 from reconciler.edges.git import DEFAULT_TIMEOUT, GitSource, LocalSource, Source
@@ -30,7 +31,7 @@ class ServeOptions:
     directory: Path | None = None
     host: str = "0.0.0.0"
     port: int = 8080
-    resync: float = 300.0
+    resync: float | None = None  # None: 300 s, or hourly while AWS's events flow
     fetch_interval: float = 60.0
     remind_after: float = 4 * 3600.0
     lease_table: str | None = None
@@ -39,6 +40,10 @@ class ServeOptions:
     holder: str = ""
     advertise_url: str = ""  # where the other replicas reach this one (webhook forwarding)
     git_timeout: float = DEFAULT_TIMEOUT
+    events_queue: str | None = None  # else `eventsQueue` in reconciler.yaml, else none
+    events_wait: float = 20.0
+    events_drain: float = 1.0
+    events_visibility: int = 120
 
 
 def _secret(arn: str) -> str:
@@ -56,7 +61,10 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
     else:
         source = LocalSource(options.directory or Path(options.path))
     aws = aws or Aws()
-    settings = Settings(resync_interval=options.resync, fetch_interval=options.fetch_interval,
+    resync = options.resync
+    if resync is None:
+        resync = FLOWING_RESYNC if options.events_queue else DEFAULT_RESYNC
+    settings = Settings(resync_interval=resync, fetch_interval=options.fetch_interval,
                         remind_after=options.remind_after, branch=options.branch,
                         webhook_secret=os.environ.get("RECONCILER_WEBHOOK_SECRET", ""))
     lease = None
@@ -65,7 +73,10 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
         lease = Lease(aws.unfenced(), options.lease_table, options.lease_name, holder,
                       options.lease_seconds, url=options.advertise_url)
     notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
-    return Controller(source, aws, notifier, settings, lease)
+    events = EventSource(options.events_queue, wait=options.events_wait,
+                         drain=options.events_drain, visibility=options.events_visibility,
+                         flowing_resync=FLOWING_RESYNC if options.resync is None else None)
+    return Controller(source, aws, notifier, settings, lease, extensions=[events])
 
 
 async def serve(controller: Controller, host: str, port: int, install_signals: bool = True

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from reconciler.core.diff import ABSENT, FieldChange
+from reconciler.core.events import Provenance
 from reconciler.core.ignore import show
 from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask
@@ -18,6 +19,7 @@ SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
           Action.DELETE: "red"}
 Verdicts = dict[ResourceKey, Verdict]
+Why = dict[ResourceKey, Provenance]  # who made each drift (`diff --why`)
 
 
 def _held(c: Change, verdicts: Verdicts | None) -> Verdict | None:
@@ -37,7 +39,8 @@ def _masked(change: FieldChange) -> tuple[Any, Any]:
     return old, new
 
 
-def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
+def change_json(c: Change, verdicts: Verdicts | None = None, why: Why | None = None
+                ) -> dict[str, Any]:
     diff = []
     for f in c.fields:
         old, new = _masked(f)
@@ -62,6 +65,8 @@ def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
         out["arn"] = c.live.arn
     if c.action is not Action.DELETE and c.live is not None:
         out["drift"] = c.drift
+    if why is not None and c.key in why:
+        out["changedBy"] = why[c.key].to_json()
     held = _held(c, verdicts)
     if held is not None:
         out["decision"] = str(held.decision)
@@ -80,9 +85,10 @@ def ignored_json(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def plan_json(plan: Plan, verdicts: Verdicts | None = None) -> dict[str, Any]:
+def plan_json(plan: Plan, verdicts: Verdicts | None = None, why: Why | None = None
+              ) -> dict[str, Any]:
     return {
-        "changes": [change_json(c, verdicts) for c in plan.pending],
+        "changes": [change_json(c, verdicts, why) for c in plan.pending],
         "summary": plan.counts(),
         "adopt": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
                    "arn": c.live.arn if c.live else None} for c in plan.adoptions],
@@ -101,7 +107,8 @@ def _style(text: str, colour: str | None, enabled: bool, bold: bool = False) -> 
     return click.style(text, fg=colour, bold=bold)
 
 
-def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None) -> str:
+def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None,
+              why: Why | None = None) -> str:
     lines: list[str] = []
     for c in plan.pending:
         sym = SYMBOL[c.action]
@@ -113,6 +120,9 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
             note += f" ({held.reason})"
         head = f"{sym} {c.key} ({c.action}){note}"
         lines.append(_style(head, COLOUR[c.action], colour, bold=True))
+        if why is not None and c.key in why:
+            lines.append(_style(f"    changed by {why[c.key].line(slack=False)}", "cyan",
+                                colour))
         if c.action is Action.DELETE:
             continue
         for f in c.fields:
@@ -162,7 +172,8 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
     return "\n".join(lines)
 
 
-def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
+def plan_markdown(plan: Plan, verdicts: Verdicts | None = None, why: Why | None = None
+                  ) -> str:
     if not plan.pending:
         return "### reconciler diff\n\nNo changes: AWS matches git.\n"
     out = ["### reconciler diff", ""]
@@ -173,9 +184,14 @@ def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
     )
     for c in plan.pending:
         held = _held(c, verdicts)
-        why = f" — {held.reason}" if held is not None else ""
+        held_why = f" — {held.reason}" if held is not None else ""
         out += ["", f"<details><summary><code>{SYMBOL[c.action]} {c.key}</code> ({c.action})"
-                    f"{why}</summary>", "", "```diff"]
+                    f"{held_why}</summary>", ""]
+        if why is not None and c.key in why:
+            who = why[c.key]
+            link = f" ([CloudTrail event]({who.link}))" if who.link else ""
+            out += [f"Changed by {who.summary()}{link}", ""]
+        out += ["```diff"]
         for f in c.fields:
             old, new = _masked(f)
             path = show(f.path)[len("spec.") :] if f.path else "(resource)"

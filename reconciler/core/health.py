@@ -42,6 +42,7 @@ class ResourceStatus:
     retry_at: float = 0.0
     drift: list[dict[str, Any]] = field(default_factory=list)
     held: str = ""  # why a pending change waits (the policy's reason)
+    changed_by: dict[str, Any] | None = None  # who made the drift, when AWS's events say
 
     @property
     def state(self) -> State:
@@ -61,7 +62,8 @@ class ResourceStatus:
         return {"kind": self.key.kind, "name": self.key.name, "cluster": self.key.cluster,
                 "state": str(self.state), "sync": str(self.sync), "health": str(self.health),
                 "healthReason": self.health_reason, "revision": self.revision,
-                "lastError": self.last_error, "drift": self.drift, "held": self.held}
+                "lastError": self.last_error, "drift": self.drift, "held": self.held,
+                "changedBy": self.changed_by}
 
 
 HealthOf = Callable[[ResourceKey, Live | None], tuple[Health, str]]
@@ -95,7 +97,7 @@ def update_statuses(
                 continue
             status.sync = Sync.SYNCED
             status.last_error, status.failures, status.retry_at = "", 0, 0.0
-            status.drift, status.held = [], ""
+            status.drift, status.held, status.changed_by = [], "", None
             if change.action is Action.CREATE:
                 status.health, status.health_reason = (
                     Health.UNKNOWN, "created this pass; its health is read on the next")
@@ -111,6 +113,8 @@ def update_statuses(
             status.sync = Sync.OUT_OF_SYNC
             status.held = v.reason if v is not None and v.decision is Decision.HOLD else ""
             status.drift = describe_fields(change.fields) if change.drift else []
+            if not change.drift:
+                status.changed_by = None
             if change.live is not None:
                 status.health, status.health_reason = health_of(key, change.live)
     for live in plan.orphaned:
