@@ -108,9 +108,9 @@ class EventSource:
         return "events"
 
     def status(self) -> dict[str, Any]:
+        waiting = sum(len(b.messages) for b in self._pending)
         return {"queue": self.url, "flowing": self.flowing, "trailLogging": self.trail,
-                "waiting": sum(
-            len(b.messages) for b in self._pending), **self.stats.to_json()}
+                "waiting": waiting, **self.stats.to_json()}
 
     # --- the controller's side -------------------------------------------------------------
 
@@ -125,10 +125,9 @@ class EventSource:
             if change.live is not None:
                 self._lives[change.key] = (change.live.arn, change.live.raw)
         self._index = None
-        covered = None if report.only is None else report.only
         still = []
         for batch in self._pending:
-            if report.seq > batch.after and (covered is None or batch.keys <= covered):
+            if report.seq > batch.after and (report.only is None or batch.keys <= report.only):
                 self._done.extend(batch.messages)
             else:
                 still.append(batch)
