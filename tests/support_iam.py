@@ -28,12 +28,16 @@ def _operation_names(service: str) -> dict[str, str]:
 
 # botocore's service name -> IAM's action prefix, where they differ.
 IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}
+# Operations IAM authorizes as another action (SQS's batch calls as the single ones).
+IAM_ACTION = {"sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+              "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 
 
 def iam_action(call: str) -> str:
     """'ecs:describe_services' -> 'ecs:DescribeServices'."""
     service, op = call.split(":", 1)
-    return f"{IAM_PREFIX.get(service, service)}:{_operation_names(service)[op]}"
+    action = f"{IAM_PREFIX.get(service, service)}:{_operation_names(service)[op]}"
+    return IAM_ACTION.get(action, action)
 
 
 def operations_in_code() -> set[str]:

@@ -166,6 +166,17 @@ class Aws:
         return Aws(session=self._session, max_in_flight=4, pacer=None, sleep=self._sleep,
                    store=None, endpoint_url=self._endpoint_url)
 
+    def side(self, max_in_flight: int = 2) -> Aws:
+        """An adapter with slots and threads of its own, for calls that hold one for long (a
+        20 s long poll of a queue must not take a pass's slot), sharing this one's session,
+        pacer, fence and counters."""
+        other = Aws(session=self._session, max_in_flight=max_in_flight, pacer=None,
+                    sleep=self._sleep, max_attempts=self._max_attempts, store=None)
+        other.pacer = self.pacer
+        other.calls, other.errors, other.retries = self.calls, self.errors, self.retries
+        other.write_gate = self.may_write
+        return other
+
     def may_write(self) -> bool:
         return self.write_gate is None or self.write_gate()
 

@@ -6,9 +6,8 @@ everyone else in the account (CI, the console) until the bucket refills. Pacing 
 the documented rates keeps a pass free of throttling and leaves the account usable.
 
 Operations without a documented quota (Application Auto Scaling, STS, DynamoDB) are bounded
-only by the calls in flight; so is SQS, whose standard queues "support a nearly unlimited
-number of API calls per second, per API action" (the schedule watchdog reads dead-letter
-queues).
+only by the calls in flight; so are those whose quota AWS documents as unlimited (`UNPACED`:
+SQS on a standard queue, which the event source and the schedule watchdog read).
 """
 
 from __future__ import annotations
@@ -26,6 +25,12 @@ TAGGING_SOURCE = "https://docs.aws.amazon.com/tag-editor/latest/userguide/refere
 CLOUDWATCH_SOURCE = ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/"
                      "cloudwatch_limits.html")
 FARGATE_SOURCE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html"
+CLOUDTRAIL_SOURCE = ("https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/"
+                     "API_LookupEvents.html")
+CLOUDTRAIL_LIMITS = ("https://docs.aws.amazon.com/awscloudtrail/latest/userguide/"
+                     "WhatIsCloudTrail-Limits.html")
+SQS_SOURCE = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+              "quotas-messages.html")
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,29 @@ DOCUMENTED: tuple[Quota, ...] = (
     # "GetMetricData: 50 transactions per second (TPS)"; no burst is documented.
     Quota("CloudWatch GetMetricData", "cloudwatch", 50, 50, frozenset({"get_metric_data"}),
           CLOUDWATCH_SOURCE),
+    # "The rate of lookup requests is limited to two per second, per account, per Region."
+    Quota("CloudTrail LookupEvents", "cloudtrail", 2, 2, frozenset({"lookup_events"}),
+          CLOUDTRAIL_SOURCE),
+    # "Get, describe, and list APIs: 10 transactions per second (TPS)" (LookupEvents aside)
+    Quota("CloudTrail get, describe and list", "cloudtrail", 10, 10,
+          frozenset({"describe_trails", "get_trail_status"}), CLOUDTRAIL_LIMITS),
+)
+
+
+@dataclass(frozen=True)
+class Unpaced:
+    """Operations whose documented quota is "nearly unlimited": nothing to pace."""
+
+    service: str
+    operations: frozenset[str]
+    source: str
+
+
+UNPACED: tuple[Unpaced, ...] = (
+    # "Standard queues support a nearly unlimited number of API calls per second, per API
+    # action (SendMessage, ReceiveMessage, or DeleteMessage)."
+    Unpaced("sqs", frozenset({"receive_message", "delete_message_batch",
+                              "change_message_visibility_batch"}), SQS_SOURCE),
 )
 
 

@@ -2,13 +2,15 @@
 
 Starts moto on 127.0.0.1, shows the diff of the example manifests, applies it (the API's
 database migration, a PreSync hook, runs before its service is created), shows that a second
-diff is empty, edits AWS behind the reconciler's back with boto3 (as a console user would)
-and shows the drift; then a night without Fargate Spot capacity on the embedded clock: the
-nightly close misses its run, is alerted and re-run on Fargate, and recovers; then a release
-whose migration fails holds its service back; then it watches the manifests and converges on
-every save. Every step is the one pass (`sync.run`) that `diff`, `apply` and the controller
-run. Tasks run on the embedded clock, sped up (`RECONCILER_EMBEDDED_SPEED`, default 30 here)
-so a migration takes a second or two.
+diff is empty, edits AWS behind the reconciler's back with boto3 (as "alice", a session of an
+Admin role, as a console user would) and shows the drift and who made it (`diff --why`); then
+a night without Fargate Spot capacity on the embedded clock: the nightly close misses its
+run, is alerted and re-run on Fargate, and recovers; then a release whose migration fails
+holds its service back; then it runs the controller with AWS's events: a second hand edit is
+alerted within seconds, signed with who made it, and every save of a manifest converges.
+Every step is the one pass (`sync.run`) that `diff`, `apply` and the controller run. Tasks
+run on the embedded clock, sped up (`RECONCILER_EMBEDDED_SPEED`, default 30 here) so a
+migration takes a second or two.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,7 +30,8 @@ if TYPE_CHECKING:
     from reconciler.core.load import Tree
     from reconciler.edges.slack import Sink
 
-RESYNC_SECONDS = 15.0
+RESYNC_SECONDS = 300.0  # a safety net: AWS's events say what changed within seconds
+EDITOR = ("Admin", "alice@example.com")  # the role and session that edit by hand
 
 
 def _heading(text: str) -> None:
@@ -36,13 +40,22 @@ def _heading(text: str) -> None:
 
 
 def _hand_edit(cluster: str | None, name: str, exec_on: bool) -> str:
-    """Change a live service the way a console user would, with plain boto3."""
+    """Change a live service the way a console user would, with plain boto3, as a person:
+    a session of the account's Admin role, as single sign-on gives one."""
     import boto3
 
-    boto3.client("ecs").update_service(cluster=cluster, service=name,
-                                       enableExecuteCommand=not exec_on, propagateTags="NONE")
+    role, session = EDITOR
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    creds = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
+                                            RoleSessionName=session)["Credentials"]
+    ecs = boto3.client("ecs", aws_access_key_id=creds["AccessKeyId"],
+                       aws_secret_access_key=creds["SecretAccessKey"],
+                       aws_session_token=creds["SessionToken"])
+    ecs.update_service(cluster=cluster, service=name, enableExecuteCommand=not exec_on,
+                       propagateTags="NONE")
     return (f"aws ecs update-service --cluster {cluster} --service {name} "
-            f"--{'no-' if exec_on else ''}enable-execute-command --propagate-tags NONE")
+            f"--{'no-' if exec_on else ''}enable-execute-command --propagate-tags NONE"
+            f"    # as {session}, role {role}")
 
 
 def failing_release(tree: Tree) -> tuple[str, str] | None:
@@ -84,6 +97,7 @@ def print_pass(report: object) -> None:
 def run_demo(root: Path, watch: bool = True) -> int:
     from reconciler.aws import Aws
     from reconciler.cli.common import known_region
+    from reconciler.cli.diff import explain
     from reconciler.core.format import plan_text
     from reconciler.core.manifest import ResourceKey
     from reconciler.core.policy import Trigger
@@ -107,10 +121,13 @@ def run_demo(root: Path, watch: bool = True) -> int:
     def hook(key: ResourceKey, text: str) -> None:
         click.echo(f"  {key}: {text}")
 
-    async def step(apply: bool, tree: Tree | None = None) -> PassResult:
+    async def step(apply: bool, tree: Tree | None = None, why: bool = False) -> PassResult:
         result = await run(tree or load_tree(root, region=aws.region), aws, Options(
-            apply=apply, trigger=Trigger.MANUAL if apply else Trigger.AUTOMATED, on_plan=show,
-            on_hook=hook))
+            apply=apply, trigger=Trigger.MANUAL if apply else Trigger.AUTOMATED,
+            on_plan=None if why else show, on_hook=hook))
+        if why:
+            click.echo(plan_text(result.plan, colour, result.verdicts,
+                                 await explain(result, aws)))
         for o in result.applied.outcomes if result.applied else []:
             error = ("\n    ".join(o.error.splitlines())) if o.error else ""
             click.echo(f"  {o.change.key}: {o.result}{(': ' + error) if error else ''}")
@@ -122,6 +139,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
 
     with local_default([m.spec for m in tree.manifests]) as server:
         click.echo(f"Embedded AWS (moto) at {server.url}; manifests from {root}")
+        queue = server.event_queue()
         aws = Aws()
 
         async def failing() -> None:
@@ -152,8 +170,8 @@ def run_demo(root: Path, watch: bool = True) -> int:
             _heading("Someone edits AWS by hand")
             exec_on = bool(svc.spec.get("enableExecuteCommand", False))
             click.echo("  $ " + _hand_edit(svc.cluster, svc.name, exec_on))
-            _heading("reconciler diff: the drift, and only the drift")
-            drift = await step(apply=False)
+            _heading("reconciler diff --why: the drift, only the drift, and who made it")
+            drift = await step(apply=False, why=True)
             await _nightly(aws, server, root)
             if watch:
                 _heading("Self-heal: apply puts it back")
@@ -162,7 +180,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
             if watch:
                 click.echo("  (git still says the old release: the controller registers its "
                            "task definition again; its migration passed, so it does not run)")
-                await _watch(aws, root)
+                await _watch(aws, root, queue, (svc.cluster, svc.name, exec_on))
             return 0 if drift.plan.pending else 1
 
         try:
@@ -179,6 +197,18 @@ def _sink() -> Sink:
     if isinstance(sink, TerminalSink):
         return TerminalSink(lambda text: click.echo("  " + text.replace("\n", "\n    ")))
     return sink
+
+
+class _Timed:
+    """A sink that says how long after the hand edit each alert left."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink, self.since = sink, 0.0
+
+    async def send(self, alert: Any) -> None:
+        await self.sink.send(alert)
+        if self.since:
+            click.echo(f"  (alerted {time.monotonic() - self.since:.1f} s after the hand edit)")
 
 
 async def _nightly(aws: object, server: object, root: Path) -> None:
@@ -246,10 +276,13 @@ async def _nightly(aws: object, server: object, root: Path) -> None:
     click.echo("  " + text(found).replace("\n", "\n  "))
 
 
-async def _watch(aws: object, root: Path) -> None:
-    """The controller itself, on the local directory: saves converge, drift is alerted,
-    scheduled runs are watched on the embedded clock."""
+async def _watch(aws: object, root: Path, queue: str,
+                 edit: tuple[str | None, str, bool] | None = None) -> None:
+    """The controller itself, on the local directory and AWS's events: a hand edit is
+    alerted within seconds with who made it; saves converge; scheduled runs are watched on
+    the embedded clock."""
     from reconciler.aws import Aws
+    from reconciler.controller.events import EventSource
     from reconciler.controller.hooks import HooksExtension
     from reconciler.controller.loop import Controller, Settings
     from reconciler.controller.watchdog import Watchdog
@@ -258,12 +291,23 @@ async def _watch(aws: object, root: Path) -> None:
     from reconciler.embedded.clock import CLOCK
 
     assert isinstance(aws, Aws)
-    _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
+    _heading(f"Controller watching {root} and AWS's events on {queue} (edit and save a "
+             "manifest; Ctrl-C to stop)")
     settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)
-    controller = Controller(LocalSource(root), aws, Notifier(_sink()), settings, on_pass=print_pass,
+    sink = _Timed(_sink())
+    events = EventSource(queue, flowing_resync=None)
+    controller = Controller(LocalSource(root), aws, Notifier(sink), settings,
+                            on_pass=print_pass,
                             extensions=[HooksExtension(settings.hook_poll),
-                                        Watchdog(clock=CLOCK.now)])
-    await controller.run(install_signals=True)
+                                        Watchdog(clock=CLOCK.now), events])
+    running = asyncio.create_task(controller.run(install_signals=True))
+    if edit is not None:
+        while not controller.synced and not running.done():
+            await asyncio.sleep(0.05)
+        _heading("Someone edits AWS by hand again; the controller hears of it from AWS")
+        sink.since = time.monotonic()
+        click.echo("  $ " + await asyncio.to_thread(_hand_edit, *edit))
+    await running
 
 
 @click.command()

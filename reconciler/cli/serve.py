@@ -22,8 +22,9 @@ from reconciler.cli.common import DEFAULT_PATH, known_region
               help="Embedded default: in-process moto and the local manifests directory.")
 @click.option("--listen", envvar="RECONCILER_LISTEN", default="0.0.0.0:8080", show_default=True,
               help="HOST:PORT of the webhook, health, metrics, status and page server.")
-@click.option("--resync", type=float, default=300.0, show_default=True,
-              help="Seconds between full resyncs when git is quiet.")
+@click.option("--resync", type=float, default=None,
+              help="Seconds between full resyncs when git is quiet (default 300; 3600 while "
+                   "AWS's events flow from --events-queue).")
 @click.option("--fetch-interval", envvar="RECONCILER_FETCH_INTERVAL", type=float, default=60.0,
               show_default=True, help="Seconds between fetches of the remote (a webhook fetches at "
                    "once).")
@@ -44,10 +45,23 @@ from reconciler.cli.common import DEFAULT_PATH, known_region
 @click.option("--watch-interval", type=float, default=60.0, show_default=True,
               help="Seconds between looks at the scheduled tasks' runs (ECS describes a "
                    "stopped task for about an hour).")
+@click.option("--events-queue", envvar="RECONCILER_EVENTS_QUEUE", default=None,
+              help="SQS queue URL that an EventBridge rule fills with AWS's events (else "
+                   "eventsQueue in reconciler.yaml): drift is seen within seconds, with who "
+                   "made it.")
+@click.option("--events-wait", type=click.FloatRange(0, 20), default=20.0, show_default=True,
+              help="Seconds each long poll of the queue waits.")
+@click.option("--events-drain", type=click.FloatRange(0, 20), default=1.0, show_default=True,
+              help="After an event, seconds to wait for more of a burst before the pass.")
+@click.option("--events-visibility", type=click.IntRange(1, 43200), default=120,
+              show_default=True,
+              help="Seconds a received event stays hidden; not handled by then (the process "
+                   "died), it comes back.")
 def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None, local: bool,
-          listen: str, resync: float, fetch_interval: float, remind_after: float,
+          listen: str, resync: float | None, fetch_interval: float, remind_after: float,
           lease_table: str | None, lease_name: str, lease_seconds: float, advertise_url: str,
-          git_timeout: float, watch_interval: float) -> None:
+          git_timeout: float, watch_interval: float, events_queue: str | None,
+          events_wait: float, events_drain: float, events_visibility: int) -> None:
     """Run the controller: watch git, converge, detect drift, alert Slack."""
     from reconciler.controller.wiring import ServeOptions, run
 
@@ -57,7 +71,9 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
                            fetch_interval=fetch_interval, remind_after=remind_after,
                            lease_table=lease_table, lease_name=lease_name,
                            lease_seconds=lease_seconds, advertise_url=advertise_url,
-                           git_timeout=git_timeout, watch_interval=watch_interval)
+                           git_timeout=git_timeout, watch_interval=watch_interval,
+                           events_queue=events_queue, events_wait=events_wait,
+                           events_drain=events_drain, events_visibility=events_visibility)
     if local:
         from reconciler.cli.demo import print_pass
         from reconciler.embedded import local_default
@@ -72,7 +88,9 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
         options.repo = None
         tree = load_tree(options.directory, region=known_region(None) or DEFAULT_REGION)
         with local_default([m.spec for m in tree.manifests]) as server:
-            click.echo(f"Embedded AWS (moto) at {server.url}; watching {options.directory}")
+            options.events_queue = options.events_queue or server.event_queue()
+            click.echo(f"Embedded AWS (moto) at {server.url}; watching {options.directory}; "
+                       f"AWS's events on {options.events_queue}")
             sys.exit(run(options, on_pass=print_pass))
     if not repo and directory is None:
         raise click.UsageError("give --repo URL, --dir PATH, or --local")

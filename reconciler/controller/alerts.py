@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from reconciler.core.drift import DriftEvent
+from reconciler.core.events import Provenance
 from reconciler.core.load import Tree
 from reconciler.core.manifest import ResourceKey
 from reconciler.core.vocab import Health
@@ -25,21 +26,29 @@ def _value(v: object) -> str:
     return "(AWS default)" if v is None else json.dumps(v, sort_keys=True, default=str)
 
 
-def drift_alert(event: DriftEvent, healing: bool) -> Alert:
+def drift_alert(event: DriftEvent, healing: bool, by: Provenance | None = None) -> Alert:
+    """A drift, reminded, healed or resolved; `by` names who made it (AWS's event), and the
+    message about a drift is one thread (`drift:<key>`), so naming them later updates it."""
     who = str(event.key)
     rev = short(event.revision)
     lines = [f"• `{f['path']}`: {_value(f['live'])} (AWS) → {_value(f['git'])} (git)"
              for f in event.fields]
+    signed = f" by {by.who} via {by.via}" if by is not None and by.known else ""
+    if by is not None and event.kind != "resolved":
+        lines.append(f"• changed by {by.line()}")
+        if by.principal:
+            lines.append(f"• principal: {by.principal}")
     thread = f"drift:{event.key}"
     if event.kind == "healed":
         return Alert("healed", f":white_check_mark: Drift healed on {who} (revision {rev}): "
-                     "AWS was put back to git", tuple(lines), thread)
+                     f"AWS was put back to git{' (changed' + signed + ')' if signed else ''}",
+                     tuple(lines), thread)
     if event.kind == "resolved":
         return Alert("resolved", f":white_check_mark: Drift resolved on {who}: AWS matches git "
                      f"again (revision {rev})", (), thread)
     verb = "still drifted" if event.kind == "reminder" else "drifted from git"
     state = "not healed: self-heal is off" if not healing else "not healed"
-    return Alert(event.kind, f":warning: {who} {verb} (revision {rev}, {state})",
+    return Alert(event.kind, f":warning: {who} {verb}{signed} (revision {rev}, {state})",
                  tuple(lines), thread)
 
 

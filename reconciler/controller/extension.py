@@ -3,9 +3,11 @@ rollout to its end, watching scheduled runs, reading AWS's own events. Each is o
 `Extension`, handed to the `Controller`; none of them is named in the loop.
 
 An extension may run a task for the controller's life (`run`), see every pass (`after_pass`),
-add to `/status` (`status`), send alerts through `controller.alert` (only the leader's go out)
-and ask for a pass of some resources now (`controller.request_targeted`). Work that writes or
-alerts checks `controller.is_leader()` first.
+add to `/status` (`status`), send alerts through `controller.alert` (only the leader's go out),
+ask for a pass of some resources now (`controller.request_targeted`), say who changed a
+resource so its drift report names them (`controller.note_change`), and change how often the
+full resync runs (`controller.set_resync`). Work that writes or alerts checks
+`controller.is_leader()` first.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from reconciler.controller import alerts
 from reconciler.controller.extension import Extension
 from reconciler.controller.lease import Lease
 from reconciler.controller.metrics import Metrics
-from reconciler.core.drift import DriftTracker
+from reconciler.core.drift import DriftEvent, DriftTracker, describe_fields
+from reconciler.core.events import Ledger, Provenance
 from reconciler.core.health import Backoff, ResourceStatus, update_statuses
 from reconciler.core.kind import Live
 from reconciler.core.load import Tree
@@ -84,6 +85,8 @@ class PassReport:
     result: PassResult | None = None
     drifted: list[ResourceKey] = field(default_factory=list)
     healed: list[ResourceKey] = field(default_factory=list)
+    seq: int = 0  # the controller's count of passes begun, this one included
+    only: set[ResourceKey] | None = None  # a targeted pass: these resources alone
 
     @property
     def applied(self) -> ApplyResult | None:
@@ -132,6 +135,11 @@ class Controller:
         self.heartbeat = clock()
         self.last_tick = clock()
         self.passes = 0
+        self.pass_seq = 0  # passes begun (`passes` counts those ended)
+        # Who changed each resource since it was last in sync (AWS's events say), and which
+        # of those changes each drift message already names.
+        self.changed_by = Ledger()
+        self._named: dict[ResourceKey, str] = {}
         self._alerted_invalid: set[str] = set()
         self._failures = alerts.OnceEach()
         self._unhealthy = alerts.OnceEach()
@@ -163,6 +171,17 @@ class Controller:
         """Send an alert (the leader's only)."""
         self._alert(alert)
 
+    def note_change(self, key: ResourceKey, who: Provenance) -> bool:
+        """Someone changed this resource (an event said so): its drift report names them,
+        and a drift already reported is updated in place by the next pass that sees it.
+        False when the change was already known."""
+        return self.changed_by.note(key, who, self.clock())
+
+    def set_resync(self, seconds: float) -> None:
+        """Change the interval of full resyncs, counted from the last one, at once."""
+        self.settings.resync_interval = seconds
+        self._fetch_now.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._fetch_now.set()
@@ -184,8 +203,11 @@ class Controller:
         targeted pass of those resources on the last good revision."""
         async with self._lock:
             started = self.busy_since = self.clock()
+            self.pass_seq += 1
+            seq = self.pass_seq
             try:
                 report = await self._pass(fetch, trigger, only_if_new, only)
+                report.seq, report.only = seq, only
                 for ext in self.extensions:
                     ext.after_pass(self, report)
                 if self.on_pass:
@@ -313,9 +335,31 @@ class Controller:
             self._alert(alerts.prune_refused_alert(plan.refused, sha))
         in_sync = {c.key for c in plan.changes if not c.pending}
         fields = {k: c.fields for k, c in drift.items()}
+        said: set[ResourceKey] = set()
         for event in self.tracker.observe(now, fields, healed, in_sync, sha):
+            who = self.changed_by.latest(event.key) if event.kind != "resolved" else None
             self._alert(alerts.drift_alert(event, self_heal(manifests.get(event.key),
-                                                            config.self_heal)))
+                                                            config.self_heal), who))
+            said.add(event.key)
+            self._named.pop(event.key, None)
+            if who is not None and event.kind in ("drift", "reminder"):
+                self._named[event.key] = who.event_id
+        for key, change in drift.items():  # who made a drift already reported, learnt since
+            who = self.changed_by.latest(key)
+            active = self.tracker.active.get(key)
+            if (key in said or key in healed or who is None or active is None
+                    or self._named.get(key) == who.event_id):
+                continue
+            event = DriftEvent("drift", key, active.fingerprint,
+                               tuple(describe_fields(change.fields)), sha)
+            self._alert(alerts.drift_alert(event, self_heal(manifests.get(key),
+                                                            config.self_heal), who))
+            self._named[key] = who.event_id
+        for key in drift:
+            if key in self.statuses and key not in healed:
+                who = self.changed_by.latest(key)
+                self.statuses[key].changed_by = who.to_json() if who else None
+        self.changed_by.settle(in_sync | healed, now)
         for o in applied.outcomes:
             if not o.result.ok:
                 if self._failures.first(o.change.key, o.error):
@@ -393,11 +437,15 @@ class Controller:
 
     async def _loop(self) -> None:
         """Every full pass reads all of AWS, so any full pass is a resync: the timer restarts
-        after it. Targeted passes (an event named some resources) run between them."""
-        next_resync = self.clock()
+        after it. Targeted passes (an event named some resources) run between them. A pass
+        that wrote is followed by a look soon after (`recheck_after_write`): what was written
+        has a health to read."""
+        resynced = None  # when the last full pass (or failed pass) ended
+        recheck: float | None = None
         fetch = True
         while not self._stop.is_set():
-            due = self.clock() >= next_resync
+            due = (resynced is None or self.clock() >= resynced + self.settings.resync_interval
+                   or (recheck is not None and self.clock() >= recheck))
             self._fetch_now.clear()
             targets, self._targets = self._targets, set()
             try:
@@ -407,25 +455,38 @@ class Controller:
                                                  trigger="fetch" if fetch else "resync",
                                                  only_if_new=fetch and not due)
                     if due or report.new_revision or report.invalid:
-                        next_resync = self.clock() + self.settings.resync_interval
-                    if report.wrote:
-                        next_resync = min(next_resync,
-                                          self.clock() + self.settings.recheck_after_write)
+                        resynced, recheck = self.clock(), None
                     elif targets:  # the fetch found nothing new: the targets still want a look
                         full = False
+                    if report.wrote:
+                        recheck = self.clock() + self.settings.recheck_after_write
                 if not full and targets:
-                    await self.run_pass(fetch=False, trigger="event", only=targets)
+                    report = await self.run_pass(fetch=False, trigger="event", only=targets)
+                    if report.wrote:
+                        recheck = self.clock() + self.settings.recheck_after_write
             except Exception as exc:  # the loop must keep turning whatever one pass does
                 log.exception("pass.failed", error=str(exc))
-                next_resync = self.clock() + self.settings.resync_interval
+                resynced = self.clock()
+                self._targets |= targets  # asked for, not looked at: the next turn does
             self.last_tick = self.clock()
-            fetch = await self._wait(next_resync)
+            fetch = await self._wait(self._resync_due(resynced, recheck))
 
-    async def _wait(self, next_resync: float) -> bool:
+    def _resync_due(self, resynced: float | None, recheck: float | None = None
+                    ) -> Callable[[], float]:
+        """When the next full resync is due: the interval is read when asked, so a change
+        to it (`set_resync`) counts from the last resync at once; a recheck after a write
+        comes sooner."""
+        def due() -> float:
+            at = (resynced or 0.0) + self.settings.resync_interval
+            return min(at, recheck) if recheck is not None else at
+        return due
+
+    async def _wait(self, next_resync: Callable[[], float]) -> bool:
         """Until something asks for a pass or the resync is due; True when a fetch of git was
         asked for (a poll, a webhook, a save, leadership gained)."""
         try:
-            await asyncio.wait_for(self._fetch_now.wait(), max(next_resync - self.clock(), 0.0))
+            await asyncio.wait_for(self._fetch_now.wait(),
+                                   max(next_resync() - self.clock(), 0.0))
         except TimeoutError:
             return False
         wanted, self._fetch_wanted = self._fetch_wanted, False

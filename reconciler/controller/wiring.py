@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from reconciler.aws.client import Aws, region_of
+from reconciler.controller.events import DEFAULT_RESYNC, FLOWING_RESYNC, EventSource
 from reconciler.controller.hooks import HooksExtension
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
@@ -34,7 +35,7 @@ class ServeOptions:
     directory: Path | None = None
     host: str = "0.0.0.0"
     port: int = 8080
-    resync: float = 300.0
+    resync: float | None = None  # None: 300 s, or hourly while AWS's events flow
     fetch_interval: float = 60.0
     remind_after: float = 4 * 3600.0
     lease_table: str | None = None
@@ -45,6 +46,10 @@ class ServeOptions:
     git_timeout: float = DEFAULT_TIMEOUT
     watch_interval: float = DEFAULT_INTERVAL  # seconds between looks at scheduled runs
     clock: Callable[[], datetime] = utc_now  # what "now" is to the schedule watchdog
+    events_queue: str | None = None  # else `eventsQueue` in reconciler.yaml, else none
+    events_wait: float = 20.0
+    events_drain: float = 1.0
+    events_visibility: int = 120
 
 
 def _secret(arn: str) -> str:
@@ -62,7 +67,10 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
     else:
         source = LocalSource(options.directory or Path(options.path))
     aws = aws or Aws()
-    settings = Settings(resync_interval=options.resync, fetch_interval=options.fetch_interval,
+    resync = options.resync
+    if resync is None:
+        resync = FLOWING_RESYNC if options.events_queue else DEFAULT_RESYNC
+    settings = Settings(resync_interval=resync, fetch_interval=options.fetch_interval,
                         remind_after=options.remind_after, branch=options.branch,
                         webhook_secret=os.environ.get("RECONCILER_WEBHOOK_SECRET", ""))
     lease = None
@@ -72,8 +80,11 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
                       options.lease_seconds, url=options.advertise_url)
     notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
     watchdog = Watchdog(options.watch_interval, options.clock)
+    events = EventSource(options.events_queue, wait=options.events_wait,
+                         drain=options.events_drain, visibility=options.events_visibility,
+                         flowing_resync=FLOWING_RESYNC if options.resync is None else None)
     return Controller(source, aws, notifier, settings, lease,
-                      extensions=[HooksExtension(settings.hook_poll), watchdog])
+                      extensions=[HooksExtension(settings.hook_poll), watchdog, events])
 
 
 async def serve(controller: Controller, host: str, port: int, install_signals: bool = True

@@ -16,7 +16,8 @@ from reconciler.core.manifest import CONFIG_FILE, LoadError, Manifest, parse_doc
 
 DEFAULT_CONTROLLER = "reconciler"
 DEFAULT_PRUNE_MAX_SHARE = 0.25
-KNOWN_KEYS = {"controller", "prune", "pruneMaxShare", "ignore", "mode", "selfHeal"}
+KNOWN_KEYS = {"controller", "prune", "pruneMaxShare", "ignore", "mode", "selfHeal",
+              "eventsQueue"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Config:
     ignore: list[RepoIgnore] = field(default_factory=list)
     mode: str = "apply"
     self_heal: bool = False
+    events_queue: str | None = None  # the SQS queue AWS's events arrive on (the controller)
 
     def ignore_rules(self, m: Manifest) -> list[IgnoreRule]:
         """The manifest's own ignore paths plus every repo-wide rule whose selector matches."""
@@ -118,6 +120,12 @@ def load_config(root: Path) -> tuple[Config, list[LoadError]]:
             out.append(_err(lines, ("selfHeal",), "selfHeal must be true or false"))
         else:
             cfg.self_heal = data["selfHeal"]
+    if "eventsQueue" in data:
+        v = data["eventsQueue"]
+        if not isinstance(v, str) or not v.startswith(("https://", "http://")):
+            out.append(_err(lines, ("eventsQueue",), "eventsQueue must be an SQS queue URL"))
+        else:
+            cfg.events_queue = v
     for i, rule in enumerate(data.get("ignore") or []):
         where = ("ignore", i)
         if not isinstance(rule, dict) or not isinstance(rule.get("paths"), list):

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from reconciler.core.diff import ABSENT, FieldChange
+from reconciler.core.events import Provenance
 from reconciler.core.ignore import show
 from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask
@@ -22,6 +23,7 @@ SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.
 COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.REPLACE: "magenta",
           Action.DELETE: "red", Action.RUN: "cyan"}
 Verdicts = dict[ResourceKey, Verdict]
+Why = dict[ResourceKey, Provenance]  # who made each drift (`diff --why`)
 
 
 def hook_note(c: Change, held: bool = False) -> str:
@@ -83,7 +85,8 @@ def _masked(change: FieldChange) -> tuple[Any, Any]:
     return old, new
 
 
-def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
+def change_json(c: Change, verdicts: Verdicts | None = None, why: Why | None = None
+                ) -> dict[str, Any]:
     diff = []
     for f in c.fields:
         old, new = _masked(f)
@@ -114,6 +117,8 @@ def change_json(c: Change, verdicts: Verdicts | None = None) -> dict[str, Any]:
         out["hook"] = hook_json(c)
     if c.after_hooks:
         out["after"] = [str(k) for k in c.after_hooks]
+    if why is not None and c.key in why:
+        out["changedBy"] = why[c.key].to_json()
     held = _held(c, verdicts)
     if held is not None:
         out["decision"] = str(held.decision)
@@ -132,9 +137,10 @@ def ignored_json(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def plan_json(plan: Plan, verdicts: Verdicts | None = None) -> dict[str, Any]:
+def plan_json(plan: Plan, verdicts: Verdicts | None = None, why: Why | None = None
+              ) -> dict[str, Any]:
     return {
-        "changes": [change_json(c, verdicts) for c in plan.pending],
+        "changes": [change_json(c, verdicts, why) for c in plan.pending],
         "summary": {**plan.counts(), "run": len(plan.runs)},
         "adopt": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
                    "arn": c.live.arn if c.live else None} for c in plan.adoptions],
@@ -268,10 +274,14 @@ def _summary(plan: Plan) -> str:
     return text
 
 
-def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None) -> str:
+def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None,
+              why: Why | None = None) -> str:
     lines: list[str] = []
     for c in plan.pending:
         lines.append(_style(_head(c, verdicts), COLOUR[c.action], colour, bold=True))
+        if why is not None and c.key in why:
+            lines.append(_style(f"{INDENT}changed by {why[c.key].line(slack=False)}", "cyan",
+                                colour))
         place = where(c)
         if place:
             lines.append(_style(f"{INDENT}# {place}", None, colour))
@@ -310,7 +320,8 @@ def _runs(plan: Plan, bold: bool = False) -> str:
     return f", {shown} hook{'s' if n != 1 else ''} to run" if n else ""
 
 
-def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
+def plan_markdown(plan: Plan, verdicts: Verdicts | None = None, why: Why | None = None
+                  ) -> str:
     """A pull-request comment: the summary first, then one collapsible block per resource,
     the same lines as the text, secrets masked."""
     counts = plan.counts()
@@ -327,19 +338,23 @@ def plan_markdown(plan: Plan, verdicts: Verdicts | None = None) -> str:
                 + ", ".join(f"`{lv.key}`" for lv in plan.orphaned)]
     for c in [*plan.pending, *plan.refused_deletes]:
         held = _held(c, verdicts)
-        why = f" — {held.reason}" if held is not None else ""
+        note = f" — {held.reason}" if held is not None else ""
         if c in plan.refused_deletes:
-            why = " — held back: prune refused"
+            note = " — held back: prune refused"
         elif hook_note(c, held is not None):
-            why = f" — {hook_note(c, held is not None)}{why}"
+            note = f" — {hook_note(c, held is not None)}{note}"
         if c.action is Action.RUN:
-            out += ["", f"<code>{SYMBOL[c.action]} {c.key}</code> ({c.action}){why}"]
+            out += ["", f"<code>{SYMBOL[c.action]} {c.key}</code> ({c.action}){note}"]
             continue
         out += ["", f"<details><summary><code>{SYMBOL[c.action]} {c.key}</code> ({c.action})"
-                    f"{why}</summary>", ""]
+                    f"{note}</summary>", ""]
         place = where(c)
         if place:
             out += [f"`{place}`", ""]
+        if why is not None and c.key in why:
+            who = why[c.key]
+            link = f" ([CloudTrail event]({who.link}))" if who.link else ""
+            out += [f"Changed by {who.summary()}{link}", ""]
         out.append("```diff")
         for f in c.fields if c.action is not Action.DELETE else ():
             # GitHub colours '!' lines as changed; '~' is plain text there

@@ -44,6 +44,7 @@ class ResourceStatus:
     held: str = ""  # why a pending change waits (the policy's reason)
     action: str = ""  # what the pending change would do (update, create, ...)
     pending: list[dict[str, Any]] = field(default_factory=list)  # its fields, masked
+    changed_by: dict[str, Any] | None = None  # who made the drift, when AWS's events say
 
     @property
     def state(self) -> State:
@@ -64,7 +65,7 @@ class ResourceStatus:
                 "state": str(self.state), "sync": str(self.sync), "health": str(self.health),
                 "healthReason": self.health_reason, "revision": self.revision,
                 "lastError": self.last_error, "drift": self.drift, "held": self.held,
-                "action": self.action, "pending": self.pending}
+                "action": self.action, "pending": self.pending, "changedBy": self.changed_by}
 
 
 HealthOf = Callable[[ResourceKey, Live | None], tuple[Health, str]]
@@ -99,6 +100,7 @@ def update_statuses(
             status.sync = Sync.SYNCED
             status.last_error, status.failures, status.retry_at = "", 0, 0.0
             status.drift, status.held, status.action, status.pending = [], "", "", []
+            status.changed_by = None
             if change.action is Action.CREATE:
                 status.health, status.health_reason = (
                     Health.UNKNOWN, "created this pass; its health is read on the next")
@@ -116,6 +118,8 @@ def update_statuses(
             status.drift = describe_fields(change.fields) if change.drift else []
             status.action = str(change.action)
             status.pending = describe_fields(change.fields)
+            if not change.drift:
+                status.changed_by = None
             if change.live is not None:
                 status.health, status.health_reason = health_of(key, change.live)
     for live in plan.orphaned:

@@ -54,6 +54,15 @@ class EmbeddedAws:
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
 
+    def event_queue(self, visibility: int = 120, trail: bool = True) -> str:
+        """The SQS queue AWS's events arrive on, with its rules and a trail logging
+        management events (made on first use)."""
+        from reconciler.embedded.events import create_event_queue
+
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") \
+            or DEFAULT_REGION
+        return create_event_queue(self.url, region, visibility=visibility, trail=trail)
+
     def environment(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.url,

@@ -17,6 +17,9 @@ from reconciler.core.ports import AwsApi, gather_limited
 from reconciler.sync.inventory import Inventory
 
 CLUSTER = "Cluster"
+# A targeted pass of fewer resources reads each by its own describe; from this many on, the
+# inventory's few pages (the whole estate, 100 a page) cost less than a call or two each.
+TARGETED_INVENTORY_MIN = 50
 
 
 def _by_kind(manifests: list[Manifest]) -> dict[str, list[Manifest]]:
@@ -116,17 +119,20 @@ async def make_plan(
     """Read what the plan needs, side by side where nothing depends on it, then plan. With
     `verify`, nothing is taken from the inventory's tags on trust: every revision is read.
     With `only`, `manifests` is a targeted subset of `everything` (the whole tree): no
-    orphans are looked for, and a prune deletes only targeted resources git no longer has."""
+    orphans are looked for, a prune deletes only targeted resources git no longer has, and
+    the inventory is read only for many resources: its pages list the whole estate, while a
+    few (an event named them) cost less read each by its own describe."""
     everything = everything if everything is not None else manifests
     targeted = only is not None
     async def account() -> None:
         ctx.account, ctx.region, ctx.partition = (await aws.account_id(), aws.region,
                                                   aws.partition)
 
-    inventory = Inventory(aws, config.controller,
-                          [k.inventory_type for k in registry.values() if k.inventory_type])
+    few = targeted and len(manifests) < TARGETED_INVENTORY_MIN
+    inventory = None if few else Inventory(
+        aws, config.controller, [k.inventory_type for k in registry.values() if k.inventory_type])
     ctx.owned = inventory
-    ctx.expect = None if verify else expectation(config, registry, ctx)
+    ctx.expect = None if verify or few else expectation(config, registry, ctx)
     try:
         live, external, _ = await gather_limited(  # what needs no live state runs alongside
             read_live(aws, manifests, ctx, registry),
@@ -137,10 +143,12 @@ async def make_plan(
             external.setdefault(key, []).extend(rules)
         plan = Plan(plan_tree(manifests, live, config, ctx, registry, external),
                     external=external)
-        orphans = [] if targeted else await read_orphans(aws, inventory, live, ctx, registry)
-        complete = inventory.complete and not targeted
+        orphans = [] if inventory is None or targeted else await read_orphans(
+            aws, inventory, live, ctx, registry)
+        complete = inventory is not None and inventory.complete and not targeted
     finally:
-        await inventory.close()
+        if inventory is not None:
+            await inventory.close()
     if not prune:
         plan.orphaned = orphans
         return plan

@@ -103,7 +103,7 @@ def test_status_to_json() -> None:
         "sync": "Synced", "health": "Progressing", "healthReason": "rolling out",
         "revision": REV, "lastError": "", "drift": [{"path": "spec.desiredCount", "live": 5,
                                                      "git": 3}], "held": "",
-        "action": "", "pending": []}
+        "action": "", "pending": [], "changedBy": None}
     assert ResourceStatus(key("Cluster", "prod")).to_json()["cluster"] is None
 
 

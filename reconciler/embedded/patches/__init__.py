@@ -27,9 +27,11 @@ def patch_moto() -> None:
             return
         from reconciler.embedded.patches import (
             autoscaling,
+            cloudtrail,
             ecs,
             events,
             spot_fleet,
+            sqs,
             tagging,
             tasks,
         )
@@ -40,6 +42,8 @@ def patch_moto() -> None:
         autoscaling.patch()
         spot_fleet.patch()
         tagging.patch()
+        cloudtrail.patch()
+        sqs.patch()
         _patched = True
 
 
