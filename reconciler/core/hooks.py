@@ -24,15 +24,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from reconciler.core.kind import Context, Live, Registry
 from reconciler.core.manifest import LoadError, Manifest, ResourceKey
-from reconciler.core.normalize import Doc
+from reconciler.core.normalize import Doc, hash_of
 from reconciler.core.ownership import HOOK_TAG_PREFIX
-from reconciler.core.plan import Change, hash_of
 from reconciler.core.ports import AwsApi
 from reconciler.core.vocab import Action, HookPhase, HookState, RunState
+
+if TYPE_CHECKING:  # plan brings deepdiff, which `validate` never needs
+    from reconciler.core.plan import Change
 
 HOOK_TAG = HOOK_TAG_PREFIX  # + the Job's name: its record, on the cluster it runs in
 DEFAULT_TIMEOUT = 1800.0       # seconds a hook may run before it is stopped and failed

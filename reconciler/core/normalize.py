@@ -9,6 +9,7 @@ fills in itself when a manifest leaves them out, and that are then not compared.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -119,6 +120,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def hash_of(doc: Any) -> str:
+    """A short content hash of a document (what the desired-hash and hook tags carry)."""
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:32]
 
 
 def sort_set(items: Any) -> Any:

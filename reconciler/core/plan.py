@@ -8,7 +8,6 @@ AWS holds, by any replica, after any restart.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,9 +20,9 @@ from reconciler.core.manifest import Manifest, ResourceKey
 from reconciler.core.normalize import (
     Doc,
     ServerChosen,
-    canonical_json,
     clone,
     drop_server_chosen,
+    hash_of,
     prune_empty,
 )
 from reconciler.core.ownership import DESIRED_HASH_TAG, REVISION_TAG
@@ -95,10 +94,6 @@ class Plan:
     def runs(self) -> list[Change]:
         """Hooks the pass runs (or follows)."""
         return [c for c in self.changes if c.action is Action.RUN]
-
-
-def hash_of(doc: Any) -> str:
-    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:32]
 
 
 def desired_hash(kind: Spec, desired: Doc, rules: list[ign.IgnoreRule]) -> str:
