@@ -39,6 +39,14 @@ _CREATE_ONLY = (
 REPLACE_FIELDS = frozenset(_CREATE_ONLY - {"serviceName", "cluster", "clientToken", "tags"})
 
 REPLICA_DEPLOYMENT = {"maximumPercent": 200, "minimumHealthyPercent": 100}
+# botocore's documented defaults of the circuit breaker's newer members and of the canary and
+# linear steps (DeploymentCircuitBreaker, CanaryConfiguration, LinearConfiguration).
+CIRCUIT_BREAKER_THRESHOLD = {"type": "BOUNDED_PERCENT", "value": 50}
+TRAFFIC_DEFAULTS: dict[str, dict[str, float | int]] = {
+    "canaryConfiguration": {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10},
+    "linearConfiguration": {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6},
+}
+TRAFFIC_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")  # need a load balancer or Service Connect
 DAEMON_DEPLOYMENT = {"maximumPercent": 100, "minimumHealthyPercent": 0}
 # What UpdateService is sent for a field the manifest no longer sets: AWS's default.
 RESET_VALUES: dict[str, Any] = {
@@ -97,6 +105,37 @@ def _r_deployment_configuration(doc: Doc) -> None:
         drop_default(alarms, "rollback", False)
     drop_default(dc, "strategy", "ROLLING")
     drop_default(dc, "bakeTimeInMinutes", 0)
+
+
+def _r_circuit_breaker(doc: Doc) -> None:
+    cb = (doc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")
+    drop_default(cb, "resetOnHealthyTask", True)
+    drop_default(cb, "thresholdConfiguration", CIRCUIT_BREAKER_THRESHOLD)
+
+
+def _r_traffic_shifting(doc: Doc) -> None:
+    """Canary and linear steps at AWS's documented defaults; numbers compare by value, so
+    `canaryPercent: 5` is the default `5.0`."""
+    dc = doc.get("deploymentConfiguration")
+    if not isinstance(dc, dict):
+        return
+    for field, defaults in TRAFFIC_DEFAULTS.items():
+        conf = dc.get(field)
+        for key, value in defaults.items():
+            drop_default(conf, key, value)
+
+
+def _r_lifecycle_hooks(doc: Doc) -> None:
+    """A hook's stages are a set (the lifecycle orders them); Lambda is the default target,
+    24 hours then roll back the default timeout. The hooks themselves keep their order."""
+    for hook in each(doc.get("deploymentConfiguration") or {}, "lifecycleHooks"):
+        if not isinstance(hook, dict):
+            continue
+        drop_default(hook, "targetType", "AWS_LAMBDA")
+        sort_set_fields(hook, "lifecycleStages")
+        timeout = hook.get("timeoutConfiguration")
+        drop_default(timeout, "timeoutInMinutes", 1440)
+        drop_default(timeout, "action", "ROLLBACK")
 
 
 def _r_network(doc: Doc) -> None:
@@ -176,6 +215,39 @@ RULES: list[Rule] = [
          ({"schedulingStrategy": "DAEMON",
            "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0}},
           {"schedulingStrategy": "DAEMON", "deploymentConfiguration": {}}), case=32),
+    Rule("svc.circuit-breaker-defaults",
+         "circuit breaker resets on a healthy task, trips at 50 % (BOUNDED_PERCENT)",
+         _r_circuit_breaker,
+         ({"deploymentConfiguration": {"deploymentCircuitBreaker": {
+             "enable": True, "rollback": True, "resetOnHealthyTask": True,
+             "thresholdConfiguration": {"type": "BOUNDED_PERCENT", "value": 50}}}},
+          {"deploymentConfiguration": {"deploymentCircuitBreaker": {
+              "enable": True, "rollback": True}}})),
+    Rule("svc.traffic-shifting-defaults",
+         "canary 5 % baked 10 min, linear steps of 10 % baked 6 min; numbers by value",
+         _r_traffic_shifting,
+         ({"deploymentConfiguration": {
+             "strategy": "CANARY",
+             "canaryConfiguration": {"canaryPercent": 5, "canaryBakeTimeInMinutes": 10},
+             "linearConfiguration": {"stepPercent": 20.0, "stepBakeTimeInMinutes": 6}}},
+          {"deploymentConfiguration": {
+              "strategy": "CANARY", "canaryConfiguration": {},
+              "linearConfiguration": {"stepPercent": 20.0}}})),
+    Rule("svc.lifecycle-hooks",
+         "hook stages are a set; Lambda target, 1440 min then ROLLBACK are the defaults",
+         _r_lifecycle_hooks,
+         ({"deploymentConfiguration": {"lifecycleHooks": [
+             {"targetType": "AWS_LAMBDA", "hookTargetArn": "arn:aws:lambda:eu-west-1:1:function:f",
+              "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT", "POST_SCALE_UP"],
+              "timeoutConfiguration": {"timeoutInMinutes": 1440, "action": "ROLLBACK"}},
+             {"targetType": "PAUSE", "lifecycleStages": ["POST_PRODUCTION_TRAFFIC_SHIFT"],
+              "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "CONTINUE"}}]}},
+          {"deploymentConfiguration": {"lifecycleHooks": [
+              {"hookTargetArn": "arn:aws:lambda:eu-west-1:1:function:f",
+               "lifecycleStages": ["POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"],
+               "timeoutConfiguration": {}},
+              {"targetType": "PAUSE", "lifecycleStages": ["POST_PRODUCTION_TRAFFIC_SHIFT"],
+               "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "CONTINUE"}}]}})),
     Rule("svc.network", "assignPublicIp omitted = DISABLED; subnets, security groups are sets",
          _r_network,
          ({"networkConfiguration": {"awsvpcConfiguration": {
@@ -231,7 +303,80 @@ SERVER_CHOSEN = [
     ServerChosen(("availabilityZoneRebalancing",),
                  "ENABLED on new services, DISABLED on old ones", case=40),
     ServerChosen(("role",), "AWS uses its service-linked role", case=41),
+    ServerChosen(("deploymentConfiguration", "bakeTimeInMinutes"),
+                 "no bake time given: 0 for ROLLING, AWS's own choice for the traffic-shifting "
+                 "strategies (not documented)"),
 ]
+
+
+_DC = ("spec", "deploymentConfiguration")
+# Documented ranges botocore's model does not state (CanaryConfiguration, LinearConfiguration,
+# HookTimeoutConfiguration docstrings): (low, high, step or None).
+_RANGES: dict[tuple[str, str], tuple[float, float, float | None]] = {
+    ("canaryConfiguration", "canaryPercent"): (0.1, 100.0, 0.1),
+    ("canaryConfiguration", "canaryBakeTimeInMinutes"): (0, 1440, None),
+    ("linearConfiguration", "stepPercent"): (3.0, 100.0, 0.1),
+    ("linearConfiguration", "stepBakeTimeInMinutes"): (0, 1440, None),
+}
+# PAUSE hooks cannot hold the stages where traffic moves (DeploymentLifecycleHook docs).
+_NO_PAUSE_AT = frozenset({"TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"})
+
+
+def _in_range(value: Any, low: float, high: float, step: float | None) -> bool:
+    if not low <= value <= high:
+        return False
+    return step is None or abs(round(value / step) * step - value) < 1e-9
+
+
+def _strategy_errors(m: Manifest) -> list[LoadError]:
+    """What AWS refuses in a deployment strategy that the model cannot say: the pairing of
+    strategy and its configuration, documented ranges, what traffic shifting needs."""
+    dc = m.spec.get("deploymentConfiguration")
+    if not isinstance(dc, dict):
+        return []
+    errors: list[LoadError] = []
+    strategy = dc.get("strategy", "ROLLING")
+    for field, wanted in (("canaryConfiguration", "CANARY"), ("linearConfiguration", "LINEAR")):
+        if field in dc and strategy != wanted:
+            errors.append(m.error(f"deploymentConfiguration.{field} is only valid with "
+                                  f"strategy {wanted}, not {strategy}", (*_DC, field)))
+    for (field, key), (low, high, step) in _RANGES.items():
+        conf = dc.get(field)
+        value = conf.get(key) if isinstance(conf, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and not _in_range(
+                value, low, high, step):
+            steps = f" in steps of {step}" if step else ""
+            errors.append(m.error(f"deploymentConfiguration.{field}.{key} must be from {low} "
+                                  f"to {high}{steps}, not {value}", (*_DC, field, key)))
+    if strategy in TRAFFIC_STRATEGIES:
+        controller = (m.spec.get("deploymentController") or {}).get("type", "ECS")
+        if controller != "ECS":
+            errors.append(m.error(f"strategy {strategy} needs the ECS deployment controller, "
+                                  f"not {controller}", (*_DC, "strategy")))
+        if not m.spec.get("loadBalancers") and not m.spec.get("serviceConnectConfiguration"):
+            errors.append(m.error(f"strategy {strategy} shifts traffic: the service needs "
+                                  "loadBalancers or serviceConnectConfiguration",
+                                  (*_DC, "strategy")))
+        if strategy == "BLUE_GREEN" and "bakeTimeInMinutes" not in dc:
+            errors.append(m.error("strategy BLUE_GREEN needs deploymentConfiguration."
+                                  "bakeTimeInMinutes", (*_DC, "strategy")))
+    for i, hook in enumerate(dc.get("lifecycleHooks") or []):
+        if not isinstance(hook, dict):
+            continue
+        where = (*_DC, "lifecycleHooks", i)
+        target = hook.get("targetType", "AWS_LAMBDA")
+        if target == "AWS_LAMBDA" and not hook.get("hookTargetArn"):
+            errors.append(m.error("an AWS_LAMBDA lifecycle hook needs hookTargetArn", where))
+        paused = sorted(set(hook.get("lifecycleStages") or []) & _NO_PAUSE_AT)
+        if target == "PAUSE" and paused:
+            errors.append(m.error(f"a PAUSE hook cannot hold {', '.join(paused)}", where))
+        minutes = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
+        if isinstance(minutes, int) and not isinstance(minutes, bool) and not (
+                1 <= minutes <= 20160):
+            errors.append(m.error("timeoutConfiguration.timeoutInMinutes must be from 1 to "
+                                  f"20160, not {minutes}",
+                                  (*where, "timeoutConfiguration", "timeoutInMinutes")))
+    return errors
 
 
 def _td_reference(value: object) -> str | None:
@@ -273,10 +418,10 @@ class Service(KindBase):
                   *super().validate(m)]
         for key in ("desiredCount", "healthCheckGracePeriodSeconds"):
             errors.extend(at_least(m, m.spec, key, 0, ("spec",)))
-        for key in ("maximumPercent", "minimumHealthyPercent"):
+        for key in ("maximumPercent", "minimumHealthyPercent", "bakeTimeInMinutes"):
             errors.extend(at_least(m, m.spec.get("deploymentConfiguration"), key, 0,
                                    ("spec", "deploymentConfiguration")))
-        return errors
+        return errors + _strategy_errors(m)
 
     def references(self, m: Manifest) -> list[Reference]:
         family = _td_reference(m.spec.get("taskDefinition"))
@@ -470,7 +615,9 @@ class Service(KindBase):
 def _with_defaults(field: str, value: Any, desired: Doc) -> Any:
     """UpdateService leaves omitted nested fields as they were: send AWS's defaults for them."""
     if field == "deploymentConfiguration" and isinstance(value, dict):
-        base = DAEMON_DEPLOYMENT if _is_daemon(desired) else REPLICA_DEPLOYMENT
+        base: Doc = dict(DAEMON_DEPLOYMENT if _is_daemon(desired) else REPLICA_DEPLOYMENT)
+        if (desired.get("deploymentController") or {}).get("type", "ECS") == "ECS":
+            base["strategy"] = "ROLLING"  # else a canary service left out of git stays one
         cb = {"enable": False, "rollback": False, **(value.get("deploymentCircuitBreaker") or {})}
         return {**base, **value, "deploymentCircuitBreaker": cb}
     if field == "networkConfiguration" and isinstance(value, dict):
