@@ -25,9 +25,10 @@ def patch_moto() -> None:
     with _lock:
         if _patched:
             return
-        from reconciler.embedded.patches import autoscaling, ecs, spot_fleet, tagging
+        from reconciler.embedded.patches import autoscaling, deployments, ecs, spot_fleet, tagging
 
         ecs.patch()
+        deployments.patch()  # after ecs: it wraps ecs's CreateService and UpdateService
         autoscaling.patch()
         spot_fleet.patch()
         tagging.patch()
