@@ -11,7 +11,18 @@ import os
 
 import click
 
-from reconciler.cli import apply, demo, diff, import_, logs, render, schema, serve, validate
+from reconciler.cli import (
+    apply,
+    demo,
+    diff,
+    import_,
+    logs,
+    render,
+    rollout,
+    schema,
+    serve,
+    validate,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,7 +35,7 @@ def main(log_level: str) -> None:
 
 
 for command in (validate.validate, render.render, diff.diff, apply.apply, demo.demo,
-                serve.serve, import_.import_, schema.schema):
+                serve.serve, import_.import_, schema.schema, rollout.rollout):
     main.add_command(command)
 
 __all__ = ["main"]

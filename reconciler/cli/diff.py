@@ -51,11 +51,17 @@ def diff(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
         fail(str(exc))
     plan, verdicts = result.plan, result.verdicts
     if output == "json":
-        click.echo(json.dumps(plan_json(plan, verdicts), indent=2, default=str))
+        rolled_back = {str(k): why for k, why in result.reverted.items()}
+        click.echo(json.dumps({**plan_json(plan, verdicts),
+                               **({"rolledBack": rolled_back} if rolled_back else {})},
+                              indent=2, default=str))
     elif output == "markdown":
         click.echo(plan_markdown(plan, verdicts))
     else:
         click.echo(plan_text(plan, colour(no_color), verdicts))
+    if output != "json":
+        for key, why in sorted(result.reverted.items(), key=lambda kv: str(kv[0])):
+            click.echo(f"{key}: {why}")
     if plan.refused:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if plan.pending else EXIT_OK)

@@ -5,7 +5,9 @@ rollout to its end, watching scheduled runs, reading AWS's own events. Each is o
 An extension may run a task for the controller's life (`run`), see every pass (`after_pass`),
 add to `/status` (`status`), send alerts through `controller.alert` (only the leader's go out)
 and ask for a pass of some resources now (`controller.request_targeted`). Work that writes or
-alerts checks `controller.is_leader()` first.
+alerts checks `controller.is_leader()` first. An extension that tells people about a kind's
+health itself names that kind in an optional `health_kinds` attribute, and the loop then
+sends no health alert of its own for it (one message per thing).
 """
 
 from __future__ import annotations

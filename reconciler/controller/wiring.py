@@ -15,6 +15,7 @@ import structlog
 from reconciler.aws.client import Aws, region_of
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
+from reconciler.controller.rollouts import DEFAULT_INTERVAL, Rollouts
 from reconciler.edges.git import DEFAULT_TIMEOUT, GitSource, LocalSource, Source
 from reconciler.edges.http import make_app, start
 from reconciler.edges.slack import Notifier, sink_from_environment
@@ -39,6 +40,7 @@ class ServeOptions:
     holder: str = ""
     advertise_url: str = ""  # where the other replicas reach this one (webhook forwarding)
     git_timeout: float = DEFAULT_TIMEOUT
+    rollout_interval: float = DEFAULT_INTERVAL  # seconds between looks at a moving rollout
 
 
 def _secret(arn: str) -> str:
@@ -65,7 +67,8 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
         lease = Lease(aws.unfenced(), options.lease_table, options.lease_name, holder,
                       options.lease_seconds, url=options.advertise_url)
     notifier = Notifier(sink_from_environment(dict(os.environ), _secret))
-    return Controller(source, aws, notifier, settings, lease)
+    return Controller(source, aws, notifier, settings, lease,
+                      extensions=[Rollouts(options.rollout_interval)])
 
 
 async def serve(controller: Controller, host: str, port: int, install_signals: bool = True

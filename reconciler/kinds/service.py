@@ -29,8 +29,17 @@ from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limite
 from reconciler.core.vocab import ClusterScope, Health
 from reconciler.kinds import _autoscaling
 from reconciler.kinds._base import KindBase, at_least, ecs_name_errors
+from reconciler.kinds._rollout import DEPLOYMENT_KEY, REVISIONS_KEY, Rollout, judge
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 names
+ROLLOUT_BATCH = 20  # DescribeServiceDeployments / DescribeServiceRevisions: 20 ARNs
+# A finished service deployment never changes again, nor does a service revision: each is
+# described once per process.
+FINISHED = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
+# Answers meaning "no service-deployment API here" (a Region or a policy without it): the
+# rollout is then judged from deployments[] alone.
+NO_ROLLOUT_API = frozenset({"AccessDeniedException", "UnsupportedFeatureException",
+                            "InvalidParameterException"})
 SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
 
 _CREATE_ONLY = (
@@ -438,21 +447,23 @@ class Service(KindBase):
         return spec
 
     def health(self, live: Live | None) -> tuple[Health, str]:
-        """From the service's deployments: the primary one rolling out is Progressing, a
-        failed rollout (circuit breaker) Degraded, a service with no deployment Missing."""
+        """The rollout of its current deployment: moving is Progressing, succeeded Healthy,
+        rolled back, failed or stopped Degraded (with why); no service is Missing."""
         if live is None:
             return Health.MISSING, "not in AWS"
-        deployments = live.raw.get("deployments") or []
-        primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
-        if primary is None:
+        rollout = self.rollout(live)
+        if rollout is None:
             return Health.UNKNOWN, "no primary deployment"
-        state = primary.get("rolloutState")
-        reason = str(primary.get("rolloutStateReason", ""))
-        if state == "FAILED":
-            return Health.DEGRADED, reason or "deployment failed"
-        if state == "IN_PROGRESS" or len(deployments) > 1:
-            return Health.PROGRESSING, reason or "deployment in progress"
-        return Health.HEALTHY, ""
+        return rollout.health()
+
+    def rollout(self, live: Live) -> Rollout | None:
+        """What the service's current deployment is doing (pure, from what was read)."""
+        return judge(live.key, live.raw)
+
+    def reverted(self, live: Live) -> str | None:
+        """ECS rolled back the last deployment: why, in a sentence (None: it did not)."""
+        rollout = self.rollout(live)
+        return rollout.summary if rollout is not None and rollout.phase.reverted else None
 
     def to_manifest(self, live: Live, names: Mapping[str, str]) -> tuple[str, str | None, Doc]:
         name, cluster, spec = super().to_manifest(live, names)
@@ -514,7 +525,80 @@ class Service(KindBase):
         results = await gather_limited(
             *(self._describe(aws, c, sorted(set(n))) for c, n in by_cluster.items())
         )
-        return {live.key: live for chunk in results for live in chunk}
+        lives = [live for chunk in results for live in chunk]
+        await self._with_rollouts(aws, lives)
+        return {live.key: live for live in lives}
+
+    async def rollouts(self, aws: AwsApi, keys: Sequence[ResourceKey]
+                       ) -> dict[ResourceKey, Rollout | None]:
+        """The rollout of each of these services that exists (None: it has no deployment):
+        what the controller polls while a rollout moves, and `reconciler rollout` waits on."""
+        by_cluster: dict[str, list[str]] = {}
+        for k in keys:
+            by_cluster.setdefault(str(k.cluster), []).append(k.name)
+        results = await gather_limited(*(self._describe(aws, c, sorted(set(n)))
+                                         for c, n in sorted(by_cluster.items())))
+        lives = [live for chunk in results for live in chunk]
+        await self._with_rollouts(aws, lives)
+        return {live.key: self.rollout(live) for live in lives}
+
+    async def _with_rollouts(self, aws: AwsApi, lives: Sequence[Live]) -> None:
+        """Add to each service's `raw` its current service deployment and the revisions it
+        names (finished deployments and all revisions from the adapter's cache)."""
+        arns = sorted({str(lv.raw["currentServiceDeployment"]) for lv in lives
+                       if lv.raw.get("currentServiceDeployment")})
+        deployments = await self._described(
+            aws, arns, "describe_service_deployments", "serviceDeployments",
+            "serviceDeploymentArn",
+            keep=lambda d: d.get("status") in FINISHED)
+        revision_arns: set[str] = set()
+        for d in deployments.values():
+            named = [d.get("targetServiceRevision") or {}, *(d.get("sourceServiceRevisions")
+                                                              or [])]
+            revision_arns.update(str(r["arn"]) for r in named if r.get("arn"))
+            if (d.get("rollback") or {}).get("serviceRevisionArn"):
+                revision_arns.add(str(d["rollback"]["serviceRevisionArn"]))
+        revisions = await self._described(
+            aws, sorted(revision_arns), "describe_service_revisions", "serviceRevisions",
+            "serviceRevisionArn", keep=lambda _r: True)
+        for lv in lives:
+            current = deployments.get(str(lv.raw.get("currentServiceDeployment")))
+            if current is not None:
+                lv.raw = {**lv.raw, DEPLOYMENT_KEY: current, REVISIONS_KEY: revisions}
+
+    async def _described(self, aws: AwsApi, arns: Sequence[str], operation: str, field: str,
+                         id_field: str, keep: Callable[[Doc], bool]
+                         ) -> dict[str, Doc]:
+        """Service deployments or revisions by ARN, 20 a call, what cannot change any more
+        kept in `aws.cache`; nothing when the account or Region lacks the API."""
+        found: dict[str, Doc] = {}
+        wanted = []
+        for arn in arns:
+            cached = aws.cache.get(f"{operation}:{arn}")
+            if isinstance(cached, dict):
+                found[arn] = cached
+            else:
+                wanted.append(arn)
+
+        async def fetch(batch: list[str]) -> dict[str, Doc]:
+            if operation == "describe_service_deployments":
+                resp = await aws.call("ecs", "describe_service_deployments",
+                                      serviceDeploymentArns=batch)
+            else:
+                resp = await aws.call("ecs", "describe_service_revisions",
+                                      serviceRevisionArns=batch)
+            return {str(x[id_field]): x for x in resp.get(field, [])}
+
+        try:
+            fresh = await aws.batched(f"ecs:{operation}", wanted, ROLLOUT_BATCH, fetch)
+        except AwsError as exc:
+            if exc.code in NO_ROLLOUT_API:
+                return found
+            raise
+        for arn, doc in fresh.items():
+            if keep(doc):
+                aws.cache[f"{operation}:{arn}"] = doc
+        return {**found, **fresh}
 
     async def external_owners(
         self, aws: AwsApi, manifests: Sequence[Manifest], everything: Sequence[Manifest],
