@@ -136,3 +136,31 @@ def test_each_strategy_has_its_lifecycle() -> None:
         "stepPercent": 30.0}})] == [30.0, 60.0, 90.0, 100.0]
     assert [s.stage for s in steps_for({"strategy": "CANARY"}, first=True)] == [
         "SCALE_UP", "POST_SCALE_UP", "CLEAN_UP"]
+
+
+def test_an_alarm_rolls_back_during_the_first_bake_and_without_rollback_it_stops() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reconciler.embedded.patches.deployments import ALARM, FAIL, Deployment, Revision
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    old, new = (Revision(f"arn:rev/{n}", str(n), f"web:{n}", t0, {}) for n in (1, 2))
+    alarms = {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}
+    config = {**CANARY, "alarms": alarms}
+
+    def at(config: dict[str, Any], failure: str, seconds: float) -> Any:
+        d = Deployment("arn:d", "arn:s", "arn:c", t0, config, old, new,
+                       steps_for(config, first=False), 2, failure)
+        return d.state(t0 + timedelta(seconds=seconds))
+
+    assert at(config, ALARM, 100).stage == "PRODUCTION_TRAFFIC_SHIFT"  # the canary bakes...
+    rolling_back = at(config, ALARM, 250)  # ...and halfway through its 5 minutes, the alarm
+    assert (rolling_back.status, rolling_back.tripped) == ("ROLLBACK_IN_PROGRESS", "alarm")
+    assert rolling_back.reason == "alarm web-5xx in ALARM: rolling back"
+    assert at(config, ALARM, 300).status == "ROLLBACK_SUCCESSFUL"
+    no_rollback = {**config, "alarms": {**alarms, "rollback": False},
+                   "deploymentCircuitBreaker": {"enable": True, "rollback": False}}
+    assert at(no_rollback, ALARM, 400).status == "STOPPED"
+    assert at(no_rollback, FAIL, 100).reason.endswith("rollback is off")
+    unwatched = {"strategy": "ROLLING"}  # failing tasks, no circuit breaker: ECS keeps trying
+    assert at(unwatched, FAIL, 10_000).status == "IN_PROGRESS"

@@ -1,9 +1,11 @@
 """`reconciler demo`: the whole product on the embedded default, in one terminal.
 
 Starts moto on 127.0.0.1, shows the diff of the example manifests, applies it, shows that a
-second diff is empty, edits AWS behind the reconciler's back with boto3 (as a console user
-would) and shows the drift; then watches the manifests and converges on every save. Every
-step is the one pass (`sync.run`) that `diff`, `apply` and the controller run.
+second diff is empty, rolls a new image of a canary service out (the embedded clock run
+fast, each move of the rollout on its own line) and puts git's image back, edits AWS behind
+the reconciler's back with boto3 (as a console user would) and shows the drift; then watches
+the manifests and converges on every save. Every step is the one pass (`sync.run`) that
+`diff`, `apply` and the controller run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import click
 from reconciler.cli.common import DEFAULT_PATH
 
 RESYNC_SECONDS = 15.0
+ROLLOUT_SPEED = 120.0  # embedded minutes a rollout takes, in half-seconds
 
 
 def _heading(text: str) -> None:
@@ -86,6 +89,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
             await step(apply=True)
             _heading("reconciler diff again: nothing left to do")
             await step(apply=False)
+            await _rollout(aws, root)
             svc = next((m for m in tree.manifests if m.kind == "Service"), None)
             if svc is None:
                 return 0
@@ -106,10 +110,53 @@ def run_demo(root: Path, watch: bool = True) -> int:
             return 0
 
 
+async def _rollout(aws: object, root: Path) -> None:
+    """A new image of the first service that shifts traffic, followed to its end as
+    `reconciler apply --wait` does; then git's image again (skipped ahead)."""
+    from reconciler.aws import Aws
+    from reconciler.cli.rollout import follow
+    from reconciler.core.manifest import ResourceKey
+    from reconciler.embedded.clock import CLOCK, SPEED_ENV
+    from reconciler.kinds import load_tree
+    from reconciler.sync.run import Options, run
+
+    assert isinstance(aws, Aws)
+    tree = load_tree(root)
+    svc = next((m for m in tree.manifests if m.kind == "Service" and (
+        m.spec.get("deploymentConfiguration") or {}).get("strategy", "ROLLING") != "ROLLING"),
+        None)
+    td = next((m for m in tree.manifests if svc is not None and m.kind == "TaskDefinition"
+               and m.name == svc.spec.get("taskDefinition")), None)
+    if svc is None or td is None:
+        return
+    app = td.spec["containerDefinitions"][0]
+    image = f"{str(app['image']).rsplit(':', 1)[0]}:next"
+    strategy = svc.spec["deploymentConfiguration"]["strategy"]
+    _heading(f"A new image for {svc.name}: ECS rolls it out ({strategy}), followed to its end")
+    click.echo(f"  ({td.name} image {app['image']} -> {image}; embedded time runs "
+               f"{ROLLOUT_SPEED:g}x while it moves)")
+    app["image"] = image
+    fast = SPEED_ENV not in os.environ
+    if fast:
+        CLOCK.set_speed(ROLLOUT_SPEED)
+    await run(tree, aws, Options(apply=True, revision="demo-next-image"))
+    key = ResourceKey("Service", svc.name, svc.cluster)
+    outcome = await follow(aws, [key], timeout=3600, interval=0.5,
+                           echo=lambda line: click.echo(f"  {line}"))
+    _heading(f"Back to git's image for {svc.name} (its rollout skipped ahead)")
+    await run(load_tree(root), aws, Options(apply=True))
+    CLOCK.advance(3600)
+    if fast:
+        CLOCK.set_speed(1.0)
+    if not outcome.ok:
+        click.echo("  the rollout did not succeed", err=True)
+
+
 async def _watch(aws: object, root: Path) -> None:
     """The controller itself, on the local directory: saves converge, drift is alerted."""
     from reconciler.aws import Aws
     from reconciler.controller.loop import Controller, Settings
+    from reconciler.controller.rollouts import Rollouts
     from reconciler.edges.git import LocalSource
     from reconciler.edges.slack import Notifier, sink_from_environment
 
@@ -117,7 +164,7 @@ async def _watch(aws: object, root: Path) -> None:
     _heading(f"Controller watching {root} (edit and save a manifest; Ctrl-C to stop)")
     settings = Settings(resync_interval=RESYNC_SECONDS, fetch_interval=3600)
     controller = Controller(LocalSource(root), aws, Notifier(sink_from_environment(
-        dict(os.environ))), settings, on_pass=print_pass)
+        dict(os.environ))), settings, on_pass=print_pass, extensions=[Rollouts(interval=2.0)])
     await controller.run(install_signals=True)
 
 

@@ -156,6 +156,9 @@ class Deployment:
             return self._failed(elapsed, fail_at)
         if elapsed < PENDING_SECONDS:
             return State("PENDING", None, None, 0.0)
+        if self.failure == FAIL and fail_at is None and elapsed >= PENDING_SECONDS + \
+                SCALE_UP_SECONDS:  # no circuit breaker: ECS keeps starting tasks that fail
+            return State("IN_PROGRESS", "SCALE_UP", None, 0.0)
         t = PENDING_SECONDS
         weight: float | None = None if self.strategy == "ROLLING" or self.source is None else 0.0
         for step in self.steps:
