@@ -55,14 +55,16 @@ def test_moto_still_has_no_service_deployment_api() -> None:
             ecs.describe_service_deployments(serviceDeploymentArns=["arn:x"])
 
 
-def test_moto_still_never_moves_a_deployment_nor_keeps_the_strategy() -> None:
+def test_moto_still_never_moves_a_deployment_nor_fills_deployment_defaults() -> None:
     with unpatched(), mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)
         _service(ecs, CANARY)
         ecs.register_task_definition(**_td("nginx:2"))
         before = ecs.describe_services(cluster="c", services=["s"])["services"][0]
-        ecs.update_service(cluster="c", service="s", taskDefinition="web:2")
+        ecs.update_service(cluster="c", service="s", taskDefinition="web:2",
+                           deploymentConfiguration={"strategy": "LINEAR"})
         after = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+    assert after["deploymentConfiguration"] == {"strategy": "LINEAR"}  # as sent: no defaults
     assert "currentServiceDeployment" not in after
     assert [d["id"] for d in after["deployments"]] == [d["id"] for d in before["deployments"]]
     assert after["deployments"][0]["taskDefinition"].endswith("web:1")

@@ -18,13 +18,17 @@ from tests.support_rollouts import CANARY, estate, release
 
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A look at AWS every 20 ms, and 25 simulated minutes to the real second: a canary
-    step of 5 minutes lasts 200 ms, a whole rollout under half a second."""
+    """The embedded clock stands still but for the commands' own waits, each of which moves
+    it 30 seconds: every look at a rollout is at a known moment, none waits for real."""
     from reconciler.cli import rollout
+    from reconciler.embedded.clock import CLOCK
     from tests.support_rollouts import clock_speed
 
-    monkeypatch.setattr(rollout, "DEFAULT_INTERVAL", 0.02)
-    with clock_speed(1500):
+    async def tick(_seconds: float) -> None:
+        CLOCK.advance(30)
+
+    monkeypatch.setattr(rollout, "pause", tick)
+    with clock_speed(0):
         yield
 
 

@@ -25,7 +25,6 @@ from reconciler.cli.common import (
     run_async,
     verify_option,
 )
-from reconciler.core.vocab import Result
 
 if TYPE_CHECKING:
     from reconciler.sync.apply import ApplyResult
@@ -103,6 +102,7 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
 
 def _wait(aws: Any, applied: ApplyResult, output: str, timeout: float) -> rollout.Outcome:
     """Follow the rollouts of the services this apply created, updated or replaced."""
+    from reconciler.controller.rollouts import started
     from reconciler.kinds import REGISTRY
     from reconciler.kinds.service import Service
 
@@ -110,8 +110,7 @@ def _wait(aws: Any, applied: ApplyResult, output: str, timeout: float) -> rollou
     assert isinstance(kind, Service)
     keys, before = [], {}
     for o in applied.outcomes:
-        if o.change.key.kind == "Service" and o.result in (
-                Result.CREATED, Result.CONFIGURED, Result.REPLACED):
+        if o.change.key.kind == "Service" and started(kind, o):
             keys.append(o.change.key)
             was = kind.rollout(o.change.live) if o.change.live is not None else None
             if was is not None:

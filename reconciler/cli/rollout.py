@@ -46,6 +46,7 @@ DEFAULT_INTERVAL = 5.0
 # Looks during which a service just updated may still show its deployment from before the
 # update (AWS's describe lags the write by a moment).
 STALE_LOOKS = 3
+pause = asyncio.sleep  # between looks (tests move the embedded clock instead)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 
 
@@ -87,7 +88,7 @@ async def follow(aws: AwsApi, keys: Sequence[ResourceKey], *, timeout: float | N
                  interval: float | None = None, echo: Callable[[str], Any] = click.echo,
                  before: Mapping[ResourceKey, str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> Outcome:
+                 sleep: Callable[[float], Awaitable[object]] | None = None) -> Outcome:
     """Read these services' rollouts until all have ended (`timeout` None: look once),
     telling each move on one line. `before`: the deployment each had before a write just
     made, not taken for the new one's end."""
@@ -122,7 +123,7 @@ async def follow(aws: AwsApi, keys: Sequence[ResourceKey], *, timeout: float | N
         if clock() >= deadline:
             out.timed_out = True
             return out
-        await sleep(DEFAULT_INTERVAL if interval is None else interval)
+        await (sleep or pause)(DEFAULT_INTERVAL if interval is None else interval)
 
 
 def report(outcome: Outcome, timeout: float | None, echo: Callable[..., Any] = click.echo

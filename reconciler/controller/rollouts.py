@@ -29,6 +29,7 @@ from reconciler.edges.slack import Alert
 from reconciler.kinds import REGISTRY
 from reconciler.kinds._rollout import Phase, Rollout
 from reconciler.kinds.service import Service
+from reconciler.sync.apply import Outcome
 
 if TYPE_CHECKING:
     from reconciler.controller.loop import Controller, PassReport
@@ -73,6 +74,15 @@ def message(rollout: Rollout) -> Alert:
                      "(or `reconciler apply` is run by hand)")
     return Alert("rollout", f"{icon} Rollout of {rollout.key}: {rollout.summary}",
                  tuple(lines), rollout.arn)
+
+
+def started(kind: Service, outcome: Outcome) -> bool:
+    """Whether this write started a rollout: a create, a replace, or an update of what the
+    tasks run."""
+    if outcome.result in (Result.CREATED, Result.REPLACED):
+        return True
+    fields = {str(f.path[0]) for f in outcome.change.fields if f.path}
+    return outcome.result is Result.CONFIGURED and kind.deploys(fields)
 
 
 def _moved(rollout: Rollout) -> tuple[Phase, float | None]:
@@ -120,8 +130,7 @@ class Rollouts:
         self._ensure_metrics(controller)
         kind = self._kind()
         written = {o.change.key for o in (result.applied.outcomes if result.applied else [])
-                   if o.change.key.kind == KIND and o.result.wrote
-                   and o.result not in (Result.DELETED, Result.ADOPTED)}
+                   if o.change.key.kind == KIND and started(kind, o)}
         for change in result.plan.changes:
             if change.key.kind != KIND or change.action is Action.DELETE:
                 continue
@@ -163,7 +172,11 @@ class Rollouts:
                 del self.active[key]
                 continue
             rollout = found[key]
-            if rollout is None or (rollout.arn == f.before and f.polls <= STALE_POLLS):
+            if rollout is not None and rollout.arn == f.before:
+                if f.polls > STALE_POLLS:  # the write started no deployment after all
+                    del self.active[key]
+                continue
+            if rollout is None:
                 continue
             f.rollout = rollout
             status = controller.statuses.get(key)
@@ -240,4 +253,4 @@ def _series(gauge: Gauge) -> set[tuple[str, str, str]]:
     return out
 
 
-__all__ = ["DEFAULT_INTERVAL", "Followed", "Rollouts", "message"]
+__all__ = ["DEFAULT_INTERVAL", "Followed", "Rollouts", "message", "started"]

@@ -46,6 +46,12 @@ _CREATE_ONLY = (
     model.input_members("ecs", "CreateService") - model.input_members("ecs", "UpdateService")
 )
 REPLACE_FIELDS = frozenset(_CREATE_ONLY - {"serviceName", "cluster", "clientToken", "tags"})
+# What the tasks run: a change to one of these makes ECS start a new service deployment (a
+# count, tags or the deployment configuration alone do not).
+DEPLOYING_FIELDS = frozenset({
+    "taskDefinition", "networkConfiguration", "loadBalancers", "capacityProviderStrategy",
+    "platformVersion", "launchType", "serviceConnectConfiguration", "serviceRegistries",
+    "volumeConfigurations", "vpcLatticeConfigurations"})
 
 REPLICA_DEPLOYMENT = {"maximumPercent": 200, "minimumHealthyPercent": 100}
 # botocore's documented defaults of the circuit breaker's newer members and of the canary and
@@ -459,6 +465,10 @@ class Service(KindBase):
     def rollout(self, live: Live) -> Rollout | None:
         """What the service's current deployment is doing (pure, from what was read)."""
         return judge(live.key, live.raw)
+
+    def deploys(self, changed_fields: set[str]) -> bool:
+        """Whether an update of these top-level fields starts a rollout."""
+        return bool(changed_fields & DEPLOYING_FIELDS)
 
     def reverted(self, live: Live) -> str | None:
         """ECS rolled back the last deployment: why, in a sentence (None: it did not)."""
