@@ -45,6 +45,13 @@ def _now(ecs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return svc, sd
 
 
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto in this process, not the session's server (AWS_ENDPOINT_URL would send it there)."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.mark.usefixtures("in_process")
 def test_moto_still_has_no_service_deployment_api() -> None:
     with unpatched(), mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)
@@ -55,6 +62,7 @@ def test_moto_still_has_no_service_deployment_api() -> None:
             ecs.describe_service_deployments(serviceDeploymentArns=["arn:x"])
 
 
+@pytest.mark.usefixtures("in_process")
 def test_moto_still_never_moves_a_deployment_nor_fills_deployment_defaults() -> None:
     with unpatched(), mock_aws():
         ecs = boto3.client("ecs", region_name=REGION)

@@ -136,6 +136,8 @@ def report(outcome: Outcome, timeout: float | None, echo: Callable[..., Any] = c
     if outcome.timed_out:
         names = ", ".join(str(r.key) for r in outcome.moving)
         echo(f"error: timed out after {timeout:g}s waiting for {names}", err=True)
+    elif outcome.moving:
+        echo(f"{len(outcome.moving)} rollout(s) still moving.", err=True)
     elif outcome.ok and outcome.rollouts:
         echo(f"{len(outcome.rollouts)} rollout(s) succeeded.", err=True)
 
