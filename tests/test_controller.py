@@ -22,6 +22,7 @@ from reconciler.edges.git import GitSource
 from reconciler.edges.http import make_app, sign, start
 from reconciler.edges.slack import Alert, Notifier, WebhookSink
 from reconciler.embedded import EmbeddedAws
+from reconciler.embedded.clock import CLOCK
 from tests.conftest import EXAMPLES, REGION, SlackReceiver, push, seed_for
 
 SECRET = "s3cret-webhook"
@@ -350,15 +351,16 @@ async def test_failed_rollout_is_alerted_once(
     remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
 ) -> None:
     """A deployment failed by the circuit breaker is alerted once over several passes."""
-    bare, _ = remote
+    bare, work = remote
+    td = work / "manifests/apps/api/task-definition.yaml"  # its tasks never start (embedded)
+    td.write_text(td.read_text().replace(
+        "        - {name: LOG_LEVEL, value: info}\n",
+        "        - {name: LOG_LEVEL, value: info}\n"
+        "        - {name: RECONCILER_SIMULATE, value: fail}\n", 1))
+    push(work, "a revision whose tasks fail")
     controller = make_controller(bare, tmp_path, slack)
     await controller.run_pass(fetch=True)
-    # moto never moves a deployment; set the circuit breaker's verdict in its backend
-    from moto.ecs.models import ecs_backends
-
-    service = ecs_backends["123456789012"][REGION].services["accounting-prd:accounting-api"]
-    service.deployments[0]["rolloutState"] = "FAILED"
-    service.deployments[0]["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed"
+    CLOCK.advance(120)  # the circuit breaker trips; a first deployment has no rollback
     for _ in range(4):
         await controller.run_pass(fetch=False)
     await deliver(controller)

@@ -92,7 +92,8 @@ def test_patched_server_keeps_create_fields_and_fills_defaults(aws: EmbeddedAws)
     assert svc["platformVersion"] == "LATEST"
     assert svc["deploymentConfiguration"] == {
         "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-        "maximumPercent": 200, "minimumHealthyPercent": 100}
+        "maximumPercent": 200, "minimumHealthyPercent": 100, "strategy": "ROLLING",
+        "bakeTimeInMinutes": 0}
     c = ecs.describe_task_definition(taskDefinition="web")["taskDefinition"][
         "containerDefinitions"][0]
     assert c["portMappings"][0] == {"containerPort": 80, "hostPort": 80, "protocol": "tcp"}

@@ -66,7 +66,11 @@ DOCUMENTED: tuple[Quota, ...] = (
     _ecs("tag modify", 20, 10, "tag_resource", "untag_resource"),
     _ecs("tag read", 50, 20, "list_tags_for_resource"),
     _ecs("service modify", 50, 5, "create_service", "delete_service", "update_service"),
-    _ecs("service read", 100, 20, "describe_services", "list_services"),
+    # The throttling page predates the service-deployment API (2024-10) and does not list it:
+    # pacing it inside "service read" can only be slower than a bucket of its own.
+    _ecs("service read", 100, 20, "describe_services", "list_services",
+         "describe_service_deployments", "describe_service_revisions",
+         "list_service_deployments"),
     # "The rate quota for calls to the Amazon ECS RunTask API is 20 calls per second (burst
     # and sustained)" (Fargate's RunTask throttle; each call may start up to 10 tasks).
     Quota("run task", "ecs", 20, 20, frozenset({"run_task"}), FARGATE_SOURCE),

@@ -16,6 +16,7 @@ from reconciler.cli import (
     import_,
     logs,
     render,
+    rollout,
     run,
     runs,
     schema,
@@ -46,7 +47,7 @@ def main(ctx: click.Context, log_level: str | None, log_format: str) -> None:
 
 
 for command in (validate.validate, render.render, diff.diff, apply.apply, run.run, demo.demo,
-                serve.serve, import_.import_, schema.schema, runs.runs):
+                serve.serve, import_.import_, schema.schema, runs.runs, rollout.rollout):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -13,10 +13,11 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.cli import rollout
 from reconciler.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -34,6 +35,9 @@ from reconciler.cli.common import (
     target_options,
     verify_option,
 )
+
+if TYPE_CHECKING:
+    from reconciler.sync.apply import ApplyResult
 
 
 @click.command()
@@ -62,14 +66,20 @@ from reconciler.cli.common import (
 @click.option("--force", is_flag=True,
               help="Apply without taking the lease (a stuck holder, an unreachable table); "
                    "the controller may then write at the same time.")
+@click.option("--wait", is_flag=True,
+              help="Then follow the rollouts of the services it changed to their end "
+                   "(as `reconciler rollout wait`): exit 1 if one rolls back or fails.")
+@click.option("--timeout", default=rollout.DEFAULT_TIMEOUT, show_default=True,
+              help="With --wait: give up after this long (90s, 10m, 1h).")
 @aws_options
 def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
           allow_replace: bool, revision: str | None, rerun_hooks: bool, no_color: bool,
           verify: bool, targets: tuple[str, ...], labels: tuple[str, ...],
           lease_table: str | None, lease_name: str, lease_wait: float, force: bool,
-          profile: str | None, region: str | None, endpoint_url: str | None,
-          parallelism: int) -> None:
-    """Make AWS equal to git (PATH). Exit 0 when everything applied, 1 otherwise."""
+          wait: bool, timeout: str, profile: str | None, region: str | None,
+          endpoint_url: str | None, parallelism: int) -> None:
+    """Make AWS equal to git (PATH). Exit 0 when everything applied (and, with --wait,
+    rolled out), 1 otherwise."""
     from reconciler.controller.lease import Lease, LeaseUnavailable
     from reconciler.core.format import plan_json, plan_text
     from reconciler.core.manifest import ResourceKey
@@ -130,6 +140,15 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
     applied = result.applied
     assert applied is not None
     held = result.held()
+    if output == "text":
+        for o in applied.outcomes:
+            line = f"{o.change.key}: {o.result}"
+            click.echo(f"{line}: {o.error}" if o.error else line)
+        for c in held:
+            click.echo(f"{c.key}: held: {result.verdicts[c.key].reason}")
+        if not applied.outcomes and not held:
+            click.echo("Nothing to apply.")
+    rolled = _wait(aws, applied, output, rollout.seconds(timeout)) if wait else None
     if output == "json":
         click.echo(json.dumps({
             **plan_json(plan, result.verdicts),
@@ -138,16 +157,38 @@ def apply(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
                          "error": o.error, "arn": o.arn} for o in applied.outcomes],
             "held": [{"kind": c.key.kind, "name": c.key.name, "cluster": c.key.cluster,
                       "reason": result.verdicts[c.key].reason} for c in held],
+            **({"rollouts": rolled.to_json()} if rolled is not None else {}),
         }, indent=2, default=str))
-    else:
-        for o in applied.outcomes:
-            line = f"{o.change.key}: {o.result}"
-            click.echo(f"{line}: {o.error}" if o.error else line)
-        for c in held:
-            click.echo(f"{c.key}: held: {result.verdicts[c.key].reason}")
-        if not applied.outcomes and not held:
-            click.echo("Nothing to apply.")
-    sys.exit(EXIT_OK if applied.ok and not held else EXIT_ERROR)
+    if rolled is not None:
+        rollout.report(rolled, rollout.seconds(timeout))
+    sys.exit(EXIT_OK if applied.ok and not held and (rolled is None or rolled.ok)
+             else EXIT_ERROR)
+
+
+def _wait(aws: Any, applied: ApplyResult, output: str, timeout: float) -> rollout.Outcome:
+    """Follow the rollouts of the services this apply created, updated or replaced."""
+    from reconciler.controller.rollouts import started
+    from reconciler.kinds import REGISTRY
+    from reconciler.kinds.service import Service
+
+    kind = REGISTRY["Service"]
+    assert isinstance(kind, Service)
+    keys, before = [], {}
+    for o in applied.outcomes:
+        if o.change.key.kind == "Service" and started(kind, o):
+            keys.append(o.change.key)
+            was = kind.rollout(o.change.live) if o.change.live is not None else None
+            if was is not None:
+                before[o.change.key] = was.arn
+    echo = click.echo if output == "text" else (lambda _s: None)
+    if keys and output == "text":
+        click.echo(f"Waiting for {len(keys)} rollout(s)...")
+    try:
+        outcome: rollout.Outcome = run_async(rollout.follow(
+            aws, keys, timeout=timeout, echo=echo, before=before))
+    except Exception as exc:
+        fail(str(exc))
+    return outcome
 
 
 def cli_holder() -> str:

@@ -2,15 +2,16 @@
 
 Starts moto on 127.0.0.1, shows the diff of the example manifests, applies it (the API's
 database migration, a PreSync hook, runs before its service is created), shows that a second
-diff is empty, edits AWS behind the reconciler's back with boto3 (as "alice", a session of an
-Admin role, as a console user would) and shows the drift and who made it (`diff --why`); then
-a night without Fargate Spot capacity on the embedded clock: the nightly close misses its
-run, is alerted and re-run on Fargate, and recovers; then a release whose migration fails
-holds its service back; then it runs the controller with AWS's events: a second hand edit is
-alerted within seconds, signed with who made it, and every save of a manifest converges.
-Every step is the one pass (`sync.run`) that `diff`, `apply` and the controller run. Tasks
-run on the embedded clock, sped up (`RECONCILER_EMBEDDED_SPEED`, default 30 here) so a
-migration takes a second or two.
+diff is empty, rolls a new image of a canary service out (the embedded clock run fast, each
+move of the rollout on its own line) and puts git's image back, edits AWS behind the
+reconciler's back with boto3 (as "alice", a session of an Admin role, as a console user
+would) and shows the drift and who made it (`diff --why`); then a night without Fargate Spot
+capacity on the embedded clock: the nightly close misses its run, is alerted and re-run on
+Fargate, and recovers; then a release whose migration fails holds its service back; then it
+runs the controller with AWS's events: a second hand edit is alerted within seconds, signed
+with who made it, and every save of a manifest converges. Every step is the one pass
+(`sync.run`) that `diff`, `apply` and the controller run. Tasks run on the embedded clock,
+sped up (`RECONCILER_EMBEDDED_SPEED`, default 30 here) so a migration takes a second or two.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 RESYNC_SECONDS = 300.0  # a safety net: AWS's events say what changed within seconds
 EDITOR = ("Admin", "alice@example.com")  # the role and session that edit by hand
+ROLLOUT_SPEED = 120.0  # embedded minutes a rollout takes, in half-seconds
 
 
 def _heading(text: str) -> None:
@@ -163,6 +165,7 @@ def run_demo(root: Path, watch: bool = True) -> int:
             await step(apply=True)
             _heading("reconciler diff again: nothing left to do")
             await step(apply=False)
+            await _rollout(aws, root)
             svc = next((m for m in tree.manifests if m.kind == "Service"), None)
             if svc is None:
                 await failing()
@@ -209,6 +212,48 @@ class _Timed:
         await self.sink.send(alert)
         if self.since:
             click.echo(f"  (alerted {time.monotonic() - self.since:.1f} s after the hand edit)")
+
+
+async def _rollout(aws: object, root: Path) -> None:
+    """A new image of the first service that shifts traffic, followed to its end as
+    `reconciler apply --wait` does; then git's image again (skipped ahead)."""
+    from reconciler.aws import Aws
+    from reconciler.cli.rollout import follow
+    from reconciler.core.manifest import ResourceKey
+    from reconciler.embedded.clock import CLOCK, SPEED_ENV
+    from reconciler.kinds import load_tree
+    from reconciler.sync.run import Options, run
+
+    assert isinstance(aws, Aws)
+    tree = load_tree(root, region=aws.region)
+    svc = next((m for m in tree.manifests if m.kind == "Service" and (
+        m.spec.get("deploymentConfiguration") or {}).get("strategy", "ROLLING") != "ROLLING"),
+        None)
+    td = next((m for m in tree.manifests if svc is not None and m.kind == "TaskDefinition"
+               and m.name == svc.spec.get("taskDefinition")), None)
+    if svc is None or td is None:
+        return
+    app = td.spec["containerDefinitions"][0]
+    image = f"{str(app['image']).rsplit(':', 1)[0]}:next"
+    strategy = svc.spec["deploymentConfiguration"]["strategy"]
+    _heading(f"A new image for {svc.name}: ECS rolls it out ({strategy}), followed to its end")
+    click.echo(f"  ({td.name} image {app['image']} -> {image}; embedded time runs "
+               f"{ROLLOUT_SPEED:g}x while it moves)")
+    app["image"] = image
+    fast = SPEED_ENV not in os.environ
+    if fast:
+        CLOCK.set_speed(ROLLOUT_SPEED)
+    await run(tree, aws, Options(apply=True, revision="demo-next-image"))
+    key = ResourceKey("Service", svc.name, svc.cluster)
+    outcome = await follow(aws, [key], timeout=3600, interval=0.5,
+                           echo=lambda line: click.echo(f"  {line}"))
+    _heading(f"Back to git's image for {svc.name} (its rollout skipped ahead)")
+    await run(load_tree(root, region=aws.region), aws, Options(apply=True))
+    CLOCK.advance(3600)
+    if fast:
+        CLOCK.set_speed(1.0)
+    if not outcome.ok:
+        click.echo("  the rollout did not succeed", err=True)
 
 
 async def _nightly(aws: object, server: object, root: Path) -> None:
@@ -285,6 +330,7 @@ async def _watch(aws: object, root: Path, queue: str,
     from reconciler.controller.events import EventSource
     from reconciler.controller.hooks import HooksExtension
     from reconciler.controller.loop import Controller, Settings
+    from reconciler.controller.rollouts import Rollouts
     from reconciler.controller.watchdog import Watchdog
     from reconciler.edges.git import LocalSource
     from reconciler.edges.slack import Notifier
@@ -299,7 +345,8 @@ async def _watch(aws: object, root: Path, queue: str,
     controller = Controller(LocalSource(root), aws, Notifier(sink), settings,
                             on_pass=print_pass,
                             extensions=[HooksExtension(settings.hook_poll),
-                                        Watchdog(clock=CLOCK.now), events])
+                                        Watchdog(clock=CLOCK.now), events,
+                                        Rollouts(interval=2.0)])
     running = asyncio.create_task(controller.run(install_signals=True))
     if edit is not None:
         while not controller.synced and not running.done():

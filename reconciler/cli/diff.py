@@ -105,11 +105,17 @@ def diff(path: Path, output: str, prune: bool | None, allow_mass_prune: bool,
         fail(str(exc))
     plan, verdicts = result.plan, result.verdicts
     if output == "json":
-        click.echo(json.dumps(plan_json(plan, verdicts, who), indent=2, default=str))
+        rolled_back = {str(k): reason for k, reason in result.reverted.items()}
+        click.echo(json.dumps({**plan_json(plan, verdicts, who),
+                               **({"rolledBack": rolled_back} if rolled_back else {})},
+                              indent=2, default=str))
     elif output == "markdown":
         click.echo(plan_markdown(plan, verdicts, who))
     else:
         click.echo(plan_text(plan, colour(no_color), verdicts, who))
+    if output != "json":
+        for key, reason in sorted(result.reverted.items(), key=lambda kv: str(kv[0])):
+            click.echo(f"{key}: {reason}")
     if plan.refused:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if plan.pending else EXIT_OK)

@@ -7,7 +7,9 @@ add to `/status` (`status`), send alerts through `controller.alert` (only the le
 ask for a pass of some resources now (`controller.request_targeted`), say who changed a
 resource so its drift report names them (`controller.note_change`), and change how often the
 full resync runs (`controller.set_resync`). Work that writes or alerts checks
-`controller.is_leader()` first.
+`controller.is_leader()` first. An extension that tells people about a kind's health itself
+names that kind in an optional `health_kinds` attribute, and the loop then sends no health
+alert of its own for it (one message per thing).
 """
 
 from __future__ import annotations

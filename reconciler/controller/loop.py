@@ -327,7 +327,8 @@ class Controller:
         update_statuses(self.statuses, plan, outcomes, result.verdicts, sha, now,
                         Backoff(self.settings.backoff_base, self.settings.backoff_max), health_of,
                         forget_others=not partial)
-        drift = {c.key: c for c in candidates(plan) if c.drift}
+        # a rollback is drift of its own kind, told once by whoever follows rollouts
+        drift = {c.key: c for c in candidates(plan) if c.drift and c.key not in result.reverted}
         healed = {k for k in drift if k in outcomes and outcomes[k][0].ok}
         report.drifted, report.healed = sorted(drift, key=str), sorted(healed, key=str)
         manifests = {m.key: m for m in result.tree.manifests}
@@ -366,7 +367,10 @@ class Controller:
                     self._alert(alerts.failure_alert(o.change.key, o.error))
             else:
                 self._failures.clear(o.change.key)
+        told = {k for ext in self.extensions for k in getattr(ext, "health_kinds", ())}
         for key, status in self.statuses.items():
+            if key.kind in told:  # an extension alerts about these kinds' health itself
+                continue
             if status.health is Health.DEGRADED:
                 if self._unhealthy.first(key, status.health_reason):
                     self._alert(alerts.health_alert(key, status.health, status.health_reason))

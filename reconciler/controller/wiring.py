@@ -19,6 +19,8 @@ from reconciler.controller.events import DEFAULT_RESYNC, FLOWING_RESYNC, EventSo
 from reconciler.controller.hooks import HooksExtension
 from reconciler.controller.lease import Lease
 from reconciler.controller.loop import Controller, Settings
+from reconciler.controller.rollouts import DEFAULT_INTERVAL as ROLLOUT_INTERVAL
+from reconciler.controller.rollouts import Rollouts
 from reconciler.controller.watchdog import DEFAULT_INTERVAL, Watchdog, utc_now
 from reconciler.edges.git import DEFAULT_TIMEOUT, GitSource, LocalSource, Source
 from reconciler.edges.http import make_app, start
@@ -50,6 +52,7 @@ class ServeOptions:
     events_wait: float = 20.0
     events_drain: float = 1.0
     events_visibility: int = 120
+    rollout_interval: float = ROLLOUT_INTERVAL  # seconds between looks at a moving rollout
 
 
 def _secret(arn: str) -> str:
@@ -84,7 +87,8 @@ def build(options: ServeOptions, aws: Aws | None = None) -> Controller:
                          drain=options.events_drain, visibility=options.events_visibility,
                          flowing_resync=FLOWING_RESYNC if options.resync is None else None)
     return Controller(source, aws, notifier, settings, lease,
-                      extensions=[HooksExtension(settings.hook_poll), watchdog, events])
+                      extensions=[HooksExtension(settings.hook_poll), watchdog, events,
+                                  Rollouts(options.rollout_interval)])
 
 
 async def serve(controller: Controller, host: str, port: int, install_signals: bool = True

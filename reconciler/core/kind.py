@@ -307,6 +307,12 @@ class HealthCheck(Protocol):
         """The health and, when not Healthy, why."""
         ...
 
+    def reverted(self, live: Live) -> str | None:
+        """Why AWS itself undid the last write to this resource (ECS rolled a deployment
+        back), in a sentence; None when it did not. An automated pass holds git's change to
+        such a resource instead of writing the same thing again in a loop."""
+        ...
+
 
 class Kind(Spec, Reader, Writer, HealthCheck, Protocol):
     """One resource kind: all four concerns."""

@@ -9,7 +9,7 @@ a PreSync hook that failed for this revision holds what it gates (`hold_for_hook
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -56,11 +56,16 @@ def candidates(plan: Plan) -> list[Change]:
 
 
 def verdict(change: Change, trigger: Trigger, config: Config, *, refused: bool = False,
-            retry_at: float = 0.0, now: float = 0.0) -> Verdict:
+            retry_at: float = 0.0, now: float = 0.0, reverted: bool = False) -> Verdict:
+    """`reverted`: AWS rolled back the last write of exactly this desired state; writing it
+    again would start the same failing rollout (as Argo CD's automated sync tries a commit
+    once), so only a new revision or a person brings it back."""
     if trigger is Trigger.MANUAL:
         return Verdict(Decision.HOLD, Hold.PRUNE_REFUSED) if refused else APPLY
     if config.mode == "observe":
         return Verdict(Decision.HOLD, Hold.OBSERVE)
+    if reverted and change.drift:
+        return Verdict(Decision.HOLD, Hold.ROLLED_BACK)
     if change.drift and not self_heal(change.manifest, config.self_heal):
         return Verdict(Decision.HOLD, Hold.SELF_HEAL_OFF)
     if retry_at > now:
@@ -69,12 +74,13 @@ def verdict(change: Change, trigger: Trigger, config: Config, *, refused: bool =
 
 
 def select(plan: Plan, trigger: Trigger, config: Config, *,
-           retry_at: Mapping[ResourceKey, float] | None = None, now: float = 0.0
-           ) -> dict[ResourceKey, Verdict]:
+           retry_at: Mapping[ResourceKey, float] | None = None, now: float = 0.0,
+           reverted: Collection[ResourceKey] = ()) -> dict[ResourceKey, Verdict]:
     """A verdict for every change a pass may write."""
     retry_at = retry_at or {}
     return {c.key: verdict(c, trigger, config, refused=bool(plan.refused),
-                           retry_at=retry_at.get(c.key, 0.0), now=now)
+                           retry_at=retry_at.get(c.key, 0.0), now=now,
+                           reverted=c.key in reverted)
             for c in candidates(plan)}
 
 

@@ -106,6 +106,7 @@ class Hold(StrEnum):
     SELF_HEAL_OFF = "drift, held back: selfHeal is off"
     OBSERVE = "observe mode: reported, never applied"
     BACKOFF = "in backoff after failures"
+    ROLLED_BACK = "rolled back by AWS: held until git changes it (or a manual apply)"
     PRUNE_REFUSED = "prune refused: nothing is applied"
     HOOK_WAITING = "waiting for a PreSync hook"
     HOOK_FAILED = "a PreSync hook failed"

@@ -139,6 +139,9 @@ class KindBase:
             return Health.MISSING, "not in AWS"
         return Health.HEALTHY, ""
 
+    def reverted(self, live: Live) -> str | None:
+        return None
+
     # --- Reader -----------------------------------------------------------------------------
 
     def wave(self, manifests: Sequence[Manifest]) -> int:

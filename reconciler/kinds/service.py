@@ -29,16 +29,39 @@ from reconciler.core.ports import AwsApi, AwsError, collect_pages, gather_limite
 from reconciler.core.vocab import ClusterScope, Health
 from reconciler.kinds import _autoscaling
 from reconciler.kinds._base import KindBase, at_least, ecs_name_errors
+from reconciler.kinds._rollout import DEPLOYMENT_KEY, REVISIONS_KEY, Rollout, judge
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 names
+ROLLOUT_BATCH = 20  # DescribeServiceDeployments / DescribeServiceRevisions: 20 ARNs
+# A finished service deployment never changes again, nor does a service revision: each is
+# described once per process.
+FINISHED = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
+# Answers meaning "no service-deployment API here" (a Region or a policy without it): the
+# rollout is then judged from deployments[] alone.
+NO_ROLLOUT_API = frozenset({"AccessDeniedException", "UnsupportedFeatureException",
+                            "InvalidParameterException"})
 SERVICE_LINKED_ROLE = "/aws-service-role/ecs.amazonaws.com/"
 
 _CREATE_ONLY = (
     model.input_members("ecs", "CreateService") - model.input_members("ecs", "UpdateService")
 )
 REPLACE_FIELDS = frozenset(_CREATE_ONLY - {"serviceName", "cluster", "clientToken", "tags"})
+# What the tasks run: a change to one of these makes ECS start a new service deployment (a
+# count, tags or the deployment configuration alone do not).
+DEPLOYING_FIELDS = frozenset({
+    "taskDefinition", "networkConfiguration", "loadBalancers", "capacityProviderStrategy",
+    "platformVersion", "launchType", "serviceConnectConfiguration", "serviceRegistries",
+    "volumeConfigurations", "vpcLatticeConfigurations"})
 
 REPLICA_DEPLOYMENT = {"maximumPercent": 200, "minimumHealthyPercent": 100}
+# botocore's documented defaults of the circuit breaker's newer members and of the canary and
+# linear steps (DeploymentCircuitBreaker, CanaryConfiguration, LinearConfiguration).
+CIRCUIT_BREAKER_THRESHOLD = {"type": "BOUNDED_PERCENT", "value": 50}
+TRAFFIC_DEFAULTS: dict[str, dict[str, float | int]] = {
+    "canaryConfiguration": {"canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10},
+    "linearConfiguration": {"stepPercent": 10.0, "stepBakeTimeInMinutes": 6},
+}
+TRAFFIC_STRATEGIES = ("BLUE_GREEN", "LINEAR", "CANARY")  # need a load balancer or Service Connect
 DAEMON_DEPLOYMENT = {"maximumPercent": 100, "minimumHealthyPercent": 0}
 # What UpdateService is sent for a field the manifest no longer sets: AWS's default.
 RESET_VALUES: dict[str, Any] = {
@@ -97,6 +120,37 @@ def _r_deployment_configuration(doc: Doc) -> None:
         drop_default(alarms, "rollback", False)
     drop_default(dc, "strategy", "ROLLING")
     drop_default(dc, "bakeTimeInMinutes", 0)
+
+
+def _r_circuit_breaker(doc: Doc) -> None:
+    cb = (doc.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")
+    drop_default(cb, "resetOnHealthyTask", True)
+    drop_default(cb, "thresholdConfiguration", CIRCUIT_BREAKER_THRESHOLD)
+
+
+def _r_traffic_shifting(doc: Doc) -> None:
+    """Canary and linear steps at AWS's documented defaults; numbers compare by value, so
+    `canaryPercent: 5` is the default `5.0`."""
+    dc = doc.get("deploymentConfiguration")
+    if not isinstance(dc, dict):
+        return
+    for field, defaults in TRAFFIC_DEFAULTS.items():
+        conf = dc.get(field)
+        for key, value in defaults.items():
+            drop_default(conf, key, value)
+
+
+def _r_lifecycle_hooks(doc: Doc) -> None:
+    """A hook's stages are a set (the lifecycle orders them); Lambda is the default target,
+    24 hours then roll back the default timeout. The hooks themselves keep their order."""
+    for hook in each(doc.get("deploymentConfiguration") or {}, "lifecycleHooks"):
+        if not isinstance(hook, dict):
+            continue
+        drop_default(hook, "targetType", "AWS_LAMBDA")
+        sort_set_fields(hook, "lifecycleStages")
+        timeout = hook.get("timeoutConfiguration")
+        drop_default(timeout, "timeoutInMinutes", 1440)
+        drop_default(timeout, "action", "ROLLBACK")
 
 
 def _r_network(doc: Doc) -> None:
@@ -176,6 +230,39 @@ RULES: list[Rule] = [
          ({"schedulingStrategy": "DAEMON",
            "deploymentConfiguration": {"maximumPercent": 100, "minimumHealthyPercent": 0}},
           {"schedulingStrategy": "DAEMON", "deploymentConfiguration": {}}), case=32),
+    Rule("svc.circuit-breaker-defaults",
+         "circuit breaker resets on a healthy task, trips at 50 % (BOUNDED_PERCENT)",
+         _r_circuit_breaker,
+         ({"deploymentConfiguration": {"deploymentCircuitBreaker": {
+             "enable": True, "rollback": True, "resetOnHealthyTask": True,
+             "thresholdConfiguration": {"type": "BOUNDED_PERCENT", "value": 50}}}},
+          {"deploymentConfiguration": {"deploymentCircuitBreaker": {
+              "enable": True, "rollback": True}}})),
+    Rule("svc.traffic-shifting-defaults",
+         "canary 5 % baked 10 min, linear steps of 10 % baked 6 min; numbers by value",
+         _r_traffic_shifting,
+         ({"deploymentConfiguration": {
+             "strategy": "CANARY",
+             "canaryConfiguration": {"canaryPercent": 5, "canaryBakeTimeInMinutes": 10},
+             "linearConfiguration": {"stepPercent": 20.0, "stepBakeTimeInMinutes": 6}}},
+          {"deploymentConfiguration": {
+              "strategy": "CANARY", "canaryConfiguration": {},
+              "linearConfiguration": {"stepPercent": 20.0}}})),
+    Rule("svc.lifecycle-hooks",
+         "hook stages are a set; Lambda target, 1440 min then ROLLBACK are the defaults",
+         _r_lifecycle_hooks,
+         ({"deploymentConfiguration": {"lifecycleHooks": [
+             {"targetType": "AWS_LAMBDA", "hookTargetArn": "arn:aws:lambda:eu-west-1:1:function:f",
+              "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT", "POST_SCALE_UP"],
+              "timeoutConfiguration": {"timeoutInMinutes": 1440, "action": "ROLLBACK"}},
+             {"targetType": "PAUSE", "lifecycleStages": ["POST_PRODUCTION_TRAFFIC_SHIFT"],
+              "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "CONTINUE"}}]}},
+          {"deploymentConfiguration": {"lifecycleHooks": [
+              {"hookTargetArn": "arn:aws:lambda:eu-west-1:1:function:f",
+               "lifecycleStages": ["POST_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT"],
+               "timeoutConfiguration": {}},
+              {"targetType": "PAUSE", "lifecycleStages": ["POST_PRODUCTION_TRAFFIC_SHIFT"],
+               "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "CONTINUE"}}]}})),
     Rule("svc.network", "assignPublicIp omitted = DISABLED; subnets, security groups are sets",
          _r_network,
          ({"networkConfiguration": {"awsvpcConfiguration": {
@@ -231,7 +318,80 @@ SERVER_CHOSEN = [
     ServerChosen(("availabilityZoneRebalancing",),
                  "ENABLED on new services, DISABLED on old ones", case=40),
     ServerChosen(("role",), "AWS uses its service-linked role", case=41),
+    ServerChosen(("deploymentConfiguration", "bakeTimeInMinutes"),
+                 "no bake time given: 0 for ROLLING, AWS's own choice for the traffic-shifting "
+                 "strategies (not documented)"),
 ]
+
+
+_DC = ("spec", "deploymentConfiguration")
+# Documented ranges botocore's model does not state (CanaryConfiguration, LinearConfiguration,
+# HookTimeoutConfiguration docstrings): (low, high, step or None).
+_RANGES: dict[tuple[str, str], tuple[float, float, float | None]] = {
+    ("canaryConfiguration", "canaryPercent"): (0.1, 100.0, 0.1),
+    ("canaryConfiguration", "canaryBakeTimeInMinutes"): (0, 1440, None),
+    ("linearConfiguration", "stepPercent"): (3.0, 100.0, 0.1),
+    ("linearConfiguration", "stepBakeTimeInMinutes"): (0, 1440, None),
+}
+# PAUSE hooks cannot hold the stages where traffic moves (DeploymentLifecycleHook docs).
+_NO_PAUSE_AT = frozenset({"TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"})
+
+
+def _in_range(value: Any, low: float, high: float, step: float | None) -> bool:
+    if not low <= value <= high:
+        return False
+    return step is None or abs(round(value / step) * step - value) < 1e-9
+
+
+def _strategy_errors(m: Manifest) -> list[LoadError]:
+    """What AWS refuses in a deployment strategy that the model cannot say: the pairing of
+    strategy and its configuration, documented ranges, what traffic shifting needs."""
+    dc = m.spec.get("deploymentConfiguration")
+    if not isinstance(dc, dict):
+        return []
+    errors: list[LoadError] = []
+    strategy = dc.get("strategy", "ROLLING")
+    for field, wanted in (("canaryConfiguration", "CANARY"), ("linearConfiguration", "LINEAR")):
+        if field in dc and strategy != wanted:
+            errors.append(m.error(f"deploymentConfiguration.{field} is only valid with "
+                                  f"strategy {wanted}, not {strategy}", (*_DC, field)))
+    for (field, key), (low, high, step) in _RANGES.items():
+        conf = dc.get(field)
+        value = conf.get(key) if isinstance(conf, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and not _in_range(
+                value, low, high, step):
+            steps = f" in steps of {step}" if step else ""
+            errors.append(m.error(f"deploymentConfiguration.{field}.{key} must be from {low} "
+                                  f"to {high}{steps}, not {value}", (*_DC, field, key)))
+    if strategy in TRAFFIC_STRATEGIES:
+        controller = (m.spec.get("deploymentController") or {}).get("type", "ECS")
+        if controller != "ECS":
+            errors.append(m.error(f"strategy {strategy} needs the ECS deployment controller, "
+                                  f"not {controller}", (*_DC, "strategy")))
+        if not m.spec.get("loadBalancers") and not m.spec.get("serviceConnectConfiguration"):
+            errors.append(m.error(f"strategy {strategy} shifts traffic: the service needs "
+                                  "loadBalancers or serviceConnectConfiguration",
+                                  (*_DC, "strategy")))
+        if strategy == "BLUE_GREEN" and "bakeTimeInMinutes" not in dc:
+            errors.append(m.error("strategy BLUE_GREEN needs deploymentConfiguration."
+                                  "bakeTimeInMinutes", (*_DC, "strategy")))
+    for i, hook in enumerate(dc.get("lifecycleHooks") or []):
+        if not isinstance(hook, dict):
+            continue
+        where = (*_DC, "lifecycleHooks", i)
+        target = hook.get("targetType", "AWS_LAMBDA")
+        if target == "AWS_LAMBDA" and not hook.get("hookTargetArn"):
+            errors.append(m.error("an AWS_LAMBDA lifecycle hook needs hookTargetArn", where))
+        paused = sorted(set(hook.get("lifecycleStages") or []) & _NO_PAUSE_AT)
+        if target == "PAUSE" and paused:
+            errors.append(m.error(f"a PAUSE hook cannot hold {', '.join(paused)}", where))
+        minutes = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
+        if isinstance(minutes, int) and not isinstance(minutes, bool) and not (
+                1 <= minutes <= 20160):
+            errors.append(m.error("timeoutConfiguration.timeoutInMinutes must be from 1 to "
+                                  f"20160, not {minutes}",
+                                  (*where, "timeoutConfiguration", "timeoutInMinutes")))
+    return errors
 
 
 def _td_reference(value: object) -> str | None:
@@ -273,10 +433,10 @@ class Service(KindBase):
                   *super().validate(m)]
         for key in ("desiredCount", "healthCheckGracePeriodSeconds"):
             errors.extend(at_least(m, m.spec, key, 0, ("spec",)))
-        for key in ("maximumPercent", "minimumHealthyPercent"):
+        for key in ("maximumPercent", "minimumHealthyPercent", "bakeTimeInMinutes"):
             errors.extend(at_least(m, m.spec.get("deploymentConfiguration"), key, 0,
                                    ("spec", "deploymentConfiguration")))
-        return errors
+        return errors + _strategy_errors(m)
 
     def references(self, m: Manifest) -> list[Reference]:
         family = _td_reference(m.spec.get("taskDefinition"))
@@ -293,21 +453,27 @@ class Service(KindBase):
         return spec
 
     def health(self, live: Live | None) -> tuple[Health, str]:
-        """From the service's deployments: the primary one rolling out is Progressing, a
-        failed rollout (circuit breaker) Degraded, a service with no deployment Missing."""
+        """The rollout of its current deployment: moving is Progressing, succeeded Healthy,
+        rolled back, failed or stopped Degraded (with why); no service is Missing."""
         if live is None:
             return Health.MISSING, "not in AWS"
-        deployments = live.raw.get("deployments") or []
-        primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
-        if primary is None:
+        rollout = self.rollout(live)
+        if rollout is None:
             return Health.UNKNOWN, "no primary deployment"
-        state = primary.get("rolloutState")
-        reason = str(primary.get("rolloutStateReason", ""))
-        if state == "FAILED":
-            return Health.DEGRADED, reason or "deployment failed"
-        if state == "IN_PROGRESS" or len(deployments) > 1:
-            return Health.PROGRESSING, reason or "deployment in progress"
-        return Health.HEALTHY, ""
+        return rollout.health()
+
+    def rollout(self, live: Live) -> Rollout | None:
+        """What the service's current deployment is doing (pure, from what was read)."""
+        return judge(live.key, live.raw)
+
+    def deploys(self, changed_fields: set[str]) -> bool:
+        """Whether an update of these top-level fields starts a rollout."""
+        return bool(changed_fields & DEPLOYING_FIELDS)
+
+    def reverted(self, live: Live) -> str | None:
+        """ECS rolled back the last deployment: why, in a sentence (None: it did not)."""
+        rollout = self.rollout(live)
+        return rollout.summary if rollout is not None and rollout.phase.reverted else None
 
     def to_manifest(self, live: Live, names: Mapping[str, str]) -> tuple[str, str | None, Doc]:
         name, cluster, spec = super().to_manifest(live, names)
@@ -369,7 +535,80 @@ class Service(KindBase):
         results = await gather_limited(
             *(self._describe(aws, c, sorted(set(n))) for c, n in by_cluster.items())
         )
-        return {live.key: live for chunk in results for live in chunk}
+        lives = [live for chunk in results for live in chunk]
+        await self._with_rollouts(aws, lives)
+        return {live.key: live for live in lives}
+
+    async def rollouts(self, aws: AwsApi, keys: Sequence[ResourceKey]
+                       ) -> dict[ResourceKey, Rollout | None]:
+        """The rollout of each of these services that exists (None: it has no deployment):
+        what the controller polls while a rollout moves, and `reconciler rollout` waits on."""
+        by_cluster: dict[str, list[str]] = {}
+        for k in keys:
+            by_cluster.setdefault(str(k.cluster), []).append(k.name)
+        results = await gather_limited(*(self._describe(aws, c, sorted(set(n)))
+                                         for c, n in sorted(by_cluster.items())))
+        lives = [live for chunk in results for live in chunk]
+        await self._with_rollouts(aws, lives)
+        return {live.key: self.rollout(live) for live in lives}
+
+    async def _with_rollouts(self, aws: AwsApi, lives: Sequence[Live]) -> None:
+        """Add to each service's `raw` its current service deployment and the revisions it
+        names (finished deployments and all revisions from the adapter's cache)."""
+        arns = sorted({str(lv.raw["currentServiceDeployment"]) for lv in lives
+                       if lv.raw.get("currentServiceDeployment")})
+        deployments = await self._described(
+            aws, arns, "describe_service_deployments", "serviceDeployments",
+            "serviceDeploymentArn",
+            keep=lambda d: d.get("status") in FINISHED)
+        revision_arns: set[str] = set()
+        for d in deployments.values():
+            named = [d.get("targetServiceRevision") or {}, *(d.get("sourceServiceRevisions")
+                                                              or [])]
+            revision_arns.update(str(r["arn"]) for r in named if r.get("arn"))
+            if (d.get("rollback") or {}).get("serviceRevisionArn"):
+                revision_arns.add(str(d["rollback"]["serviceRevisionArn"]))
+        revisions = await self._described(
+            aws, sorted(revision_arns), "describe_service_revisions", "serviceRevisions",
+            "serviceRevisionArn", keep=lambda _r: True)
+        for lv in lives:
+            current = deployments.get(str(lv.raw.get("currentServiceDeployment")))
+            if current is not None:
+                lv.raw = {**lv.raw, DEPLOYMENT_KEY: current, REVISIONS_KEY: revisions}
+
+    async def _described(self, aws: AwsApi, arns: Sequence[str], operation: str, field: str,
+                         id_field: str, keep: Callable[[Doc], bool]
+                         ) -> dict[str, Doc]:
+        """Service deployments or revisions by ARN, 20 a call, what cannot change any more
+        kept in `aws.cache`; nothing when the account or Region lacks the API."""
+        found: dict[str, Doc] = {}
+        wanted = []
+        for arn in arns:
+            cached = aws.cache.get(f"{operation}:{arn}")
+            if isinstance(cached, dict):
+                found[arn] = cached
+            else:
+                wanted.append(arn)
+
+        async def fetch(batch: list[str]) -> dict[str, Doc]:
+            if operation == "describe_service_deployments":
+                resp = await aws.call("ecs", "describe_service_deployments",
+                                      serviceDeploymentArns=batch)
+            else:
+                resp = await aws.call("ecs", "describe_service_revisions",
+                                      serviceRevisionArns=batch)
+            return {str(x[id_field]): x for x in resp.get(field, [])}
+
+        try:
+            fresh = await aws.batched(f"ecs:{operation}", wanted, ROLLOUT_BATCH, fetch)
+        except AwsError as exc:
+            if exc.code in NO_ROLLOUT_API:
+                return found
+            raise
+        for arn, doc in fresh.items():
+            if keep(doc):
+                aws.cache[f"{operation}:{arn}"] = doc
+        return {**found, **fresh}
 
     async def external_owners(
         self, aws: AwsApi, manifests: Sequence[Manifest], everything: Sequence[Manifest],
@@ -470,7 +709,9 @@ class Service(KindBase):
 def _with_defaults(field: str, value: Any, desired: Doc) -> Any:
     """UpdateService leaves omitted nested fields as they were: send AWS's defaults for them."""
     if field == "deploymentConfiguration" and isinstance(value, dict):
-        base = DAEMON_DEPLOYMENT if _is_daemon(desired) else REPLICA_DEPLOYMENT
+        base: Doc = dict(DAEMON_DEPLOYMENT if _is_daemon(desired) else REPLICA_DEPLOYMENT)
+        if (desired.get("deploymentController") or {}).get("type", "ECS") == "ECS":
+            base["strategy"] = "ROLLING"  # else a canary service left out of git stays one
         cb = {"enable": False, "rollback": False, **(value.get("deploymentCircuitBreaker") or {})}
         return {**base, **value, "deploymentCircuitBreaker": cb}
     if field == "networkConfiguration" and isinstance(value, dict):

@@ -42,6 +42,8 @@ class PassResult:
     ctx: Context
     verdicts: dict[ResourceKey, Verdict] = field(default_factory=dict)
     applied: ApplyResult | None = None
+    # drifted resources whose last write AWS itself rolled back, and why (held, not rewritten)
+    reverted: dict[ResourceKey, str] = field(default_factory=dict)
 
     def held(self) -> list[Change]:
         return [c for c in self.plan.changes if (v := self.verdicts.get(c.key)) is not None
@@ -97,6 +99,18 @@ def with_hooks(manifests: list[Manifest], keys: set[ResourceKey]) -> set[Resourc
     return out
 
 
+def reverted_by_aws(plan: Plan, registry: Registry) -> dict[ResourceKey, str]:
+    """Pending drift on resources whose kind says AWS undid the last write (a rollback):
+    git asks again for what AWS just rolled back."""
+    out: dict[ResourceKey, str] = {}
+    for c in plan.pending:
+        if c.drift and c.live is not None:
+            why = registry[c.key.kind].reverted(c.live)
+            if why:
+                out[c.key] = why
+    return out
+
+
 async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
               registry: Registry = REGISTRY) -> PassResult:
     """Plan the tree against AWS, decide, and apply what the policy allows when asked.
@@ -116,9 +130,11 @@ async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
                            allow_mass_prune=o.allow_mass_prune, verify=o.verify, only=only,
                            everything=tree.manifests)
     plan_hooks(plan.changes, tree.manifests, registry)
-    verdicts = select(plan, o.trigger, tree.config, retry_at=o.retry_at, now=o.now)
+    reverted = reverted_by_aws(plan, registry)
+    verdicts = select(plan, o.trigger, tree.config, retry_at=o.retry_at, now=o.now,
+                      reverted=reverted)
     hold_for_hooks(plan, verdicts, rerun=o.rerun_hooks)
-    result = PassResult(tree, plan, ctx, verdicts)
+    result = PassResult(tree, plan, ctx, verdicts, reverted=reverted)
     if o.on_plan:
         o.on_plan(result)
     if o.apply:
@@ -133,4 +149,4 @@ async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
     return result
 
 
-__all__ = ["InvalidTree", "Options", "PassResult", "run", "with_hooks"]
+__all__ = ["InvalidTree", "Options", "PassResult", "reverted_by_aws", "run", "with_hooks"]

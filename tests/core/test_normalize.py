@@ -119,6 +119,7 @@ def test_server_chosen_list_is_explicit() -> None:
         ("Service", "launchType"),
         ("Service", "availabilityZoneRebalancing"),
         ("Service", "role"),
+        ("Service", "deploymentConfiguration.bakeTimeInMinutes"),
         ("Cluster", "settings.containerInsights"),
     } == SERVER_CHOSEN
 

@@ -156,3 +156,17 @@ def test_select_gives_a_verdict_per_candidate() -> None:
     plan.refused = ["prune would delete every owned Cluster (1)"]
     assert set(select(plan, Trigger.MANUAL, Config()).values()) == {HOLD_REFUSED}
     assert select(Plan(), Trigger.MANUAL, Config()) == {}
+
+
+def test_what_aws_rolled_back_is_held_until_git_changes_or_a_person_applies() -> None:
+    """git asks again for the state AWS just rolled back: an automated pass holds it, even
+    with self-heal on; a manual apply, or a new desired state (not drift), goes ahead."""
+    cfg = Config(self_heal=True)
+    held = Verdict(Decision.HOLD, Hold.ROLLED_BACK)
+    assert verdict(_drifted(), Trigger.AUTOMATED, cfg, reverted=True) == held
+    assert held.reason.startswith("rolled back by AWS: held until git changes it")
+    assert verdict(_drifted(), Trigger.MANUAL, cfg, reverted=True) == APPLY
+    assert verdict(_drifted(drift=False), Trigger.AUTOMATED, cfg, reverted=True) == APPLY
+    plan = Plan([_drifted()])
+    assert select(plan, Trigger.AUTOMATED, cfg, reverted={key("Service", "web", "prod")}) == {
+        key("Service", "web", "prod"): held}

@@ -28,6 +28,7 @@ def patch_moto() -> None:
         from reconciler.embedded.patches import (
             autoscaling,
             cloudtrail,
+            deployments,
             ecs,
             events,
             spot_fleet,
@@ -37,6 +38,7 @@ def patch_moto() -> None:
         )
 
         ecs.patch()
+        deployments.patch()  # after ecs: it wraps ecs's CreateService and UpdateService
         events.patch()
         tasks.patch()
         autoscaling.patch()

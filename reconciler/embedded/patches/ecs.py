@@ -33,15 +33,44 @@ def _snake(name: str) -> str:
     return out
 
 
+# The documented defaults of the canary and linear steps (CanaryConfiguration,
+# LinearConfiguration); that AWS answers them when a request leaves them out is inferred.
+_STEP_DEFAULTS = {"CANARY": ("canaryConfiguration", {"canaryPercent": 5.0,
+                                                     "canaryBakeTimeInMinutes": 10}),
+                  "LINEAR": ("linearConfiguration", {"stepPercent": 10.0,
+                                                     "stepBakeTimeInMinutes": 6})}
+
+
+def deployment_defaults(dc: dict[str, Any], daemon: bool) -> dict[str, Any]:
+    """A deployment configuration as AWS answers it: 200/100 (DAEMON 100/0), the circuit
+    breaker off, ROLLING with no bake time (seen in a real describe-services), a canary's or a
+    linear deployment's steps at their defaults."""
+    out = dict(dc)
+    out.setdefault("maximumPercent", 100 if daemon else 200)
+    out.setdefault("minimumHealthyPercent", 0 if daemon else 100)
+    out.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
+    strategy = out.setdefault("strategy", "ROLLING")
+    if strategy == "ROLLING":
+        out.setdefault("bakeTimeInMinutes", 0)
+    if strategy in _STEP_DEFAULTS:
+        key, defaults = _STEP_DEFAULTS[strategy]
+        out[key] = {**defaults, **(out.get(key) or {})}
+    return out
+
+
+def _other_steps(sent: dict[str, Any]) -> set[str]:
+    """The step configurations a request's strategy leaves behind (a canary turned linear)."""
+    if "strategy" not in sent:
+        return set()
+    return {key for strategy, (key, _d) in _STEP_DEFAULTS.items() if strategy != sent["strategy"]}
+
+
 def _service_defaults(params: dict[str, Any], cluster: Any) -> dict[str, Any]:
     """What AWS fills into a new service that moto leaves out (NORMALIZATION.md 31-40)."""
     filled: dict[str, Any] = {}
     daemon = params.get("schedulingStrategy") == "DAEMON"
-    dc = dict(params.get("deploymentConfiguration") or {})
-    dc.setdefault("maximumPercent", 100 if daemon else 200)
-    dc.setdefault("minimumHealthyPercent", 0 if daemon else 100)
-    dc.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
-    filled["deploymentConfiguration"] = dc
+    filled["deploymentConfiguration"] = deployment_defaults(
+        params.get("deploymentConfiguration") or {}, daemon)
     filled["enableExecuteCommand"] = bool(params.get("enableExecuteCommand", False))
     filled["enableECSManagedTags"] = bool(params.get("enableECSManagedTags", False))
     filled["healthCheckGracePeriodSeconds"] = int(params.get("healthCheckGracePeriodSeconds", 0))
@@ -120,11 +149,19 @@ def patch() -> None:
         return result
 
     def update_service(self: Any) -> Any:
-        result = original_update(self)
         cluster_name = str(self._get_param("cluster", "default")).split("/")[-1]
         name = str(self._get_param("service")).split("/")[-1]
         service = self.ecs_backend.services.get(f"{cluster_name}:{name}")
+        before = dict(getattr(service, "deployment_configuration", None) or {})
+        result = original_update(self)
         td = self._get_param("taskDefinition")
+        sent = self._get_param("deploymentConfiguration")
+        if service is not None and isinstance(sent, dict):
+            # AWS keeps what an update leaves out and fills its defaults; moto stores the
+            # request as sent (issue13 §3)
+            kept = {k: v for k, v in before.items() if k not in _other_steps(sent)}
+            service.deployment_configuration = deployment_defaults(
+                {**kept, **sent}, service.scheduling_strategy == "DAEMON")
         if service is not None and td:
             # AWS stores the full ARN whatever form was sent (MOTO.md gap 2).
             service.task_definition = self.ecs_backend.describe_task_definition(td).arn
