@@ -140,6 +140,6 @@ def test_the_served_controller_follows_rollouts() -> None:
     from reconciler.controller.wiring import ServeOptions, build
 
     controller: Any = build(ServeOptions(directory=Path("."), rollout_interval=2.0), Aws())
-    [ext] = controller.extensions
-    assert isinstance(ext, Rollouts) and ext.interval == 2.0
+    [ext] = [e for e in controller.extensions if isinstance(e, Rollouts)]
+    assert ext.interval == 2.0
     assert ext.status() == {"active": [], "recent": [], "pollSeconds": 2.0}
