@@ -60,8 +60,9 @@ async def explain(result: PassResult, aws: Aws) -> dict[ResourceKey, Provenance]
     index = Index.of(result.tree.manifests, lives, REGISTRY)
     now = datetime.now(UTC)
     try:
+        # no end: "until now" as AWS's clock has it, not as this machine's does
         return await who_changed(aws, wanted, index, await own_identity(aws),
-                                 now - timedelta(days=WHY_DAYS), now)
+                                 now - timedelta(days=WHY_DAYS))
     except AwsError as exc:  # no permission, or no CloudTrail here: the diff still stands
         click.echo(f"warning: cannot ask CloudTrail who made the drift: {exc}", err=True)
         return {key: NOBODY for key in wanted}

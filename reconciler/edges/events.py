@@ -99,7 +99,7 @@ async def trail_logging(aws: AwsApi) -> bool | None:
 
 async def who_changed(
     aws: AwsApi, wanted: Mapping[ResourceKey, Iterable[str]], index: Index, own: Own,
-    start: datetime, end: datetime, max_pages: int = 10,
+    start: datetime, end: datetime | None = None, max_pages: int = 10,
 ) -> dict[ResourceKey, Provenance]:
     """The newest change someone other than the reconciler made to each wanted resource
     (key -> the event names that could have made its drift), from CloudTrail's event
@@ -117,7 +117,7 @@ async def who_changed(
         async for page in aws.pages(
                 "cloudtrail", "lookup_events", "NextToken", "NextToken",
                 LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}],
-                StartTime=start, EndTime=end, MaxResults=LOOKUP_PAGE):
+                StartTime=start, MaxResults=LOOKUP_PAGE, **({"EndTime": end} if end else {})):
             pages += 1
             for item in page.get("Events", []):
                 record = _record(item)
