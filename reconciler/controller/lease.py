@@ -35,6 +35,7 @@ class Lease:
     url: str = ""  # where this replica serves HTTP, for a standby to forward webhooks to
     _valid_until: float = field(default=0.0, init=False)
     healthy: bool = field(default=False, init=False)  # the lease table answered last time
+    term: int = field(default=0, init=False)  # times leadership was taken (lapses included)
 
     @property
     def margin(self) -> float:
@@ -68,6 +69,7 @@ class Lease:
         was_leader = self.is_leader()
         self._valid_until = started + self.duration - self.margin
         if not was_leader:
+            self.term += 1
             log.info("lease.acquired", holder=self.holder, lease=self.name)
         return True
 
@@ -104,8 +106,11 @@ class Lease:
         lease so a dead leader is replaced right after its lease runs out."""
         leader = False
         while not stop.is_set():
+            held = self.is_leader()
             now_leader = await self.try_acquire()
-            if now_leader != leader and on_change:
+            # a lease that lapsed between two renewals (a pause, a starved loop) and is then
+            # renewed was lost and regained: the controller must hear it (its pass was fenced)
+            if on_change and (now_leader != leader or (now_leader and not held)):
                 on_change(now_leader)
             leader = now_leader
             try:
