@@ -211,12 +211,10 @@ class Replica:
     def start(cls, name: str, args: list[str], proxy: AwsProxy, folder: Path,
               env: dict[str, str] | None = None) -> Replica:
         log_path = folder / f"{name}.log"
-        environment = {**os.environ, "AWS_ENDPOINT_URL": proxy.url,
-                       "RECONCILER_LOG_LEVEL": "info", "RECONCILER_LOG_FORMAT": "json",
-                       **(env or {})}
-        for k in ("SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "RECONCILER_CACHE_DIR"):
-            if env is None or k not in env:
-                environment.pop(k, None)
+        environment = {k: v for k, v in os.environ.items()
+                       if k not in ("SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN")}
+        environment.update({"AWS_ENDPOINT_URL": proxy.url, "RECONCILER_LOG_LEVEL": "info",
+                            "RECONCILER_LOG_FORMAT": "json", **(env or {})})
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "reconciler", "serve", "--listen", "127.0.0.1:0", *args],
