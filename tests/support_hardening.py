@@ -67,6 +67,9 @@ class AwsProxy:
         self.calls: list[Call] = []
         # called with each call as it arrives, before it is forwarded (a Trap's hook)
         self.on_call: Any = None
+        # cleared, the answers to writes wait until it is set again: a pass held mid-apply
+        self.release = threading.Event()
+        self.release.set()
         self._seen = threading.Condition()
         proxy = self
 
@@ -98,6 +101,8 @@ class AwsProxy:
                     conn.close()
                 if call.write and proxy.write_delay:
                     time.sleep(proxy.write_delay)
+                if call.write:
+                    proxy.release.wait(120)
                 self.send_response(status)
                 for k, v in reply:
                     if k.lower() not in ("content-length", "connection", "transfer-encoding",
@@ -169,6 +174,32 @@ class Trap:
             raise AssertionError(f"no {self.operation} was sent within {timeout:g} s")
         assert self.replica is not None and self.call is not None
         return self.replica, self.call
+
+
+class HangingRemote:
+    """A git remote that accepts connections and never answers: `url` carries credentials
+    (user:password@), as a misconfigured HTTPS remote would."""
+
+    def __init__(self, password: str) -> None:
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self._open: list[socket.socket] = []
+        self.url = f"http://deploy:{password}@127.0.0.1:{self._server.getsockname()[1]}/x.git"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            self._open.append(conn)
+
+    def close(self) -> None:
+        self._server.close()
+        for conn in self._open:
+            conn.close()
 
 
 def create_lease_table(table: str) -> None:
