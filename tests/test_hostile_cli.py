@@ -10,6 +10,7 @@ two of them also run as `reconciler` processes of their own."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -51,20 +52,15 @@ def live_inventory() -> dict[str, list[str]]:
             "rules": [r["Name"] for r in events.list_rules()["Rules"]]}
 
 
-@pytest.fixture(scope="module")
-def outcomes(moto_server: EmbeddedAws, tmp_path_factory: pytest.TempPathFactory
-             ) -> dict[str, Any]:
-    """Every case's three commands, run once for the module; and moto afterwards."""
-    moto_server.reset()
-    top = tmp_path_factory.mktemp("hostile")
+def run_every_case(top: Path) -> dict[str, Any]:
+    """Build every case under `top`, run the child once, and read moto afterwards."""
     outside = top / OUTSIDE
     outside.write_text(json.dumps({"family": "job", "containerDefinitions": [
         {"name": "app", "image": "attacker/exfiltrate:1"}]}))
     outside.with_suffix(".yaml").write_text(
         "apiVersion: reconciler/v1\nkind: Cluster\nmetadata: {name: evil}\nspec: {}\n")
-    cases = hostile_cases(outside)
     paths = {name: str(build_case(top / f"case{i}", case))
-             for i, (name, case) in enumerate(cases.items())}
+             for i, (name, case) in enumerate(hostile_cases(outside).items())}
     proc = subprocess.run([sys.executable, "-m", "tests.support_hardening", *paths.values()],
                           cwd=REPO, env=child_env(), preexec_fn=bounded, capture_output=True,
                           text=True, timeout=600)
@@ -73,7 +69,30 @@ def outcomes(moto_server: EmbeddedAws, tmp_path_factory: pytest.TempPathFactory
     for line in proc.stdout.splitlines():
         run = json.loads(line)
         runs.setdefault(run["path"], {})[run["command"]] = run
-    return {"cases": cases, "paths": paths, "runs": runs, "live": live_inventory()}
+    return {"outside": str(outside), "paths": paths, "runs": runs, "live": live_inventory()}
+
+
+@pytest.fixture(scope="module")
+def outcomes(moto_server: EmbeddedAws, tmp_path_factory: pytest.TempPathFactory
+             ) -> dict[str, Any]:
+    """Every case's three commands, run once per test run: under xdist the first worker to
+    get here runs them (on its moto, reset first) and the others read its results."""
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:
+        moto_server.reset()
+        found = run_every_case(tmp_path_factory.mktemp("hostile"))
+    else:
+        shared = tmp_path_factory.getbasetemp().parent / f"hostile-{run_id}"
+        shared.mkdir(exist_ok=True)
+        with (shared / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = shared / "outcomes.json"
+            if not done.exists():
+                moto_server.reset()
+                done.write_text(json.dumps(run_every_case(shared)))
+            found = json.loads(done.read_text())
+    found["cases"] = hostile_cases(Path(found["outside"]))
+    return found
 
 
 @pytest.mark.parametrize("name", list(hostile_cases(Path("/") / OUTSIDE)))
