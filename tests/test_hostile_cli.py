@@ -6,7 +6,7 @@ the README promises, applied for real.
 The hostile commands run in one child process (one interpreter start for ~70 commands, each
 through the CLI's own entry point, `tests/support_hardening.py drive`) under RLIMIT_AS of
 1.5 GB and a CPU-time limit, so a regression fails the test instead of eating the machine;
-two of them also run as `reconciler` processes of their own."""
+the alias bomb also runs as a `reconciler` process of its own."""
 
 from __future__ import annotations
 
@@ -118,9 +118,9 @@ def test_hostile_input_is_refused_by_every_command(
     assert outcomes["live"] == {"clusters": [], "families": [], "rules": []}
 
 
-@pytest.mark.parametrize("name", ["alias bomb (9 levels)", "template: 'a' * 3000000000"])
-def test_the_reconciler_command_itself_is_bounded(name: str, outcomes: dict[str, Any]) -> None:
-    """The same, through the installed `reconciler` entry point in a process of its own."""
+def test_the_reconciler_command_itself_is_bounded(outcomes: dict[str, Any]) -> None:
+    """The same, through `python -m reconciler` in a process of its own."""
+    name = "alias bomb (9 levels)"
     case, path = outcomes["cases"][name], outcomes["paths"][name]
     proc = subprocess.run([sys.executable, "-m", "reconciler", "validate", path],
                           env=child_env(), preexec_fn=bounded, capture_output=True, text=True,

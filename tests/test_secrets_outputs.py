@@ -92,13 +92,10 @@ def repo(aws: EmbeddedAws, git_remote: tuple[Path, Path]) -> Path:
     return work / "manifests"
 
 
-def run(*args: str, tty: bool = False) -> str:
-    """`reconciler ARGS` as a process; stdout and stderr together (on a terminal if `tty`)."""
+def on_a_terminal(*args: str) -> str:
+    """`reconciler ARGS` as a process whose stdout and stderr are a terminal."""
     command = [sys.executable, "-m", "reconciler", *args]
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    if not tty:
-        return subprocess.run(command, capture_output=True, text=True, env=env,
-                              timeout=120).stdout
     leader, follower = pty.openpty()
     proc = subprocess.Popen(command, stdin=follower, stdout=follower, stderr=follower, env=env)
     os.close(follower)
@@ -142,15 +139,15 @@ def test_diff_apply_render_and_logs_never_show_a_secret(repo: Path) -> None:
     # a rotation: old and new value in one diff, on a terminal, as JSON log lines, as plain
     # log lines, and applied with its logs
     (repo / "vault.yaml").write_text(MANIFESTS.replace(AWS_SECRET, ROTATED))
-    on_a_terminal = run("--log-level", "debug", "diff", str(repo), tty=True)
-    assert "SETTING_A" in on_a_terminal and "\x1b[" in on_a_terminal  # coloured: a terminal
-    assert_no_secret("diff on a terminal", on_a_terminal)
-    json_lines = run("--log-level", "debug", "--log-format", "json", "diff", str(repo),
-                     "--output", "json")
+    terminal = on_a_terminal("--log-level", "debug", "diff", str(repo))
+    assert "SETTING_A" in terminal and "\x1b[" in terminal  # coloured: a terminal
+    assert_no_secret("diff on a terminal", terminal)
+    json_lines = cli("--log-level", "debug", "--log-format", "json", "diff", str(repo),
+                     "--output", "json").output
     assert '"op": "change"' in json_lines
     assert_no_secret("diff with JSON logs", json_lines)
-    plain = run("--log-level", "debug", "--log-format", "console", "apply", str(repo))
-    assert "vault-app" in plain
+    plain = cli("--log-level", "debug", "--log-format", "console", "apply", str(repo)).output
+    assert "vault-app: configured" in plain
     assert_no_secret("apply with plain logs", plain)
 
 

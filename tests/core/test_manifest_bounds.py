@@ -16,7 +16,6 @@ from reconciler.core import charts, manifest
 from reconciler.core.charts import _template_line
 from reconciler.core.files import read_text
 from reconciler.core.manifest import (
-    ALIAS_FLOOR,
     MAX_DEPTH,
     MAX_INT_CHARS,
     LoadError,
@@ -39,29 +38,40 @@ def bomb(levels: int, width: int = 9) -> str:
 
 # --- YAML ------------------------------------------------------------------------------------
 
-def test_an_alias_bomb_fails_at_the_line_of_the_alias_that_overflows() -> None:
-    """9**9 leaves are never built: the alias past the limit is charged before it is walked."""
+FLOOR = 2_000  # the bounds' logic at a size a unit test walks in milliseconds (the real
+# floor's bomb runs in tests/test_hostile_cli.py)
+
+
+@pytest.fixture
+def small_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(manifest, "ALIAS_FLOOR", FLOOR)
+
+
+def test_an_alias_bomb_fails_at_the_line_of_the_alias_that_overflows(small_floor: None) -> None:
+    """9**9 leaves are never built: the alias past the limit is charged before it is walked
+    (line 4: a3 would expand to 9**4 = 6,561 nodes)."""
     [err] = errors(bomb(9))
-    assert err == (f"f.yaml:6: aliases expand this file to more than {ALIAS_FLOOR} nodes "
-                   "(a YAML alias bomb?)")
+    assert err == f"f.yaml:4: aliases expand this file to more than {FLOOR} nodes " \
+                  "(a YAML alias bomb?)"
 
 
-def test_small_expansions_and_their_data_are_unchanged() -> None:
-    text = bomb(4)  # 9**3 = 729 leaves: fine
+def test_small_expansions_and_their_data_are_unchanged(small_floor: None) -> None:
+    text = bomb(3)  # 9**2 = 81 leaves: fine
     [(data, _, _)] = [x for x in parse_documents(text, "f") if not isinstance(x, LoadError)]
     assert data == yaml.safe_load(text)
     [err] = errors("a: &a [*a]\n")
     assert "anchor used inside itself" in err
 
 
-def test_a_big_file_may_expand_by_a_bounded_ratio_past_the_floor() -> None:
-    """30,000 distinct nodes and an anchor of 3,000 used 80 times: 270,000 > floor but
-    under ten times the file; 120 uses is past ten times."""
-    head = "base: &b [" + ", ".join(f"v{i}" for i in range(3000)) + "]\n"
-    body = "".join(f"k{i}: [" + ", ".join(f"w{i}_{j}" for j in range(100)) + "]\n"
-                   for i in range(270))
+def test_a_big_file_may_expand_by_a_bounded_ratio_past_the_floor(small_floor: None) -> None:
+    """About 400 distinct nodes and an anchor of 30 used 80 times: 2,400 > the floor but
+    under ten times the file; 200 uses is past ten times the file (then about 530 nodes)."""
+    head = "base: &b [" + ", ".join(f"v{i}" for i in range(30)) + "]\n"
+    body = "".join(f"k{i}: [" + ", ".join(f"w{i}_{j}" for j in range(10)) + "]\n"
+                   for i in range(27))
     assert errors(head + body + "uses: [" + ", ".join(["*b"] * 80) + "]\n") == []
-    assert errors(head + body + "uses: [" + ", ".join(["*b"] * 120) + "]\n")
+    [err] = errors(head + body + "uses: [" + ", ".join(["*b"] * 200) + "]\n")
+    assert "aliases expand this file to more than" in err and str(FLOOR) not in err
 
 
 def test_alias_accounting_does_not_leak_across_documents() -> None:
@@ -161,8 +171,8 @@ HOSTILE: dict[str, tuple[str, int, tuple[str, ...]]] = {
 @pytest.mark.parametrize("name", HOSTILE)
 def test_a_hostile_template_fails_at_its_line(name: str) -> None:
     source, line, words = HOSTILE[name]
-    with pytest.raises(TemplateError) as caught:
-        render_chart(chart_env(), source, {}, "t.yaml")
+    with pytest.raises(TemplateError) as caught:  # a fifth of the time budget: same bounds
+        render_chart(chart_env(), source, {}, "t.yaml", budget=0.2)
     exc = caught.value
     where = exc.lineno if isinstance(exc, TemplateSyntaxError) else _template_line(exc)
     assert where == line, str(exc)
