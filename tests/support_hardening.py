@@ -28,13 +28,15 @@ READS = ("Describe", "List", "Get")
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
-    """One AWS request as it reached the proxy (and at once moto): when, which API."""
+    """One AWS request as it reached the proxy (and at once moto): when, which API, and the
+    status AWS answered (0 until it has)."""
 
     at: float  # time.monotonic() of this (test) process
     service: str
     operation: str
+    status: int = 0
 
     @property
     def write(self) -> bool:
@@ -97,6 +99,7 @@ class AwsProxy:
                     resp = conn.getresponse()
                     data = resp.read()
                     status, reply = resp.status, resp.getheaders()
+                    call.status = status
                 finally:
                     conn.close()
                 if call.write and proxy.write_delay:
