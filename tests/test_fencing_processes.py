@@ -7,9 +7,11 @@ enough to be interrupted. Never two writers, nothing registered twice, and AWS c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
+from reconciler.aws.client import Aws
+from reconciler.controller.lease import Lease
 from reconciler.core.ownership import DESIRED_HASH_TAG, NAME_TAG
 from reconciler.embedded import EmbeddedAws
 from tests.conftest import EXAMPLES, REGION, cli, push, seed_for
@@ -175,3 +179,41 @@ def test_kill_9_mid_apply_converges_with_nothing_duplicated(
     assert_converged(estate)
     record_property("takeover_after_kill_s",
                     round(min(c.at for c in standby.proxy.writes(after=trap.at)) - trap.at, 3))
+
+
+async def test_a_lease_that_lapses_while_its_renewal_is_in_flight_is_a_new_term(
+    aws: EmbeddedAws
+) -> None:
+    """What the processes above ran into under load: a renewal's conditional write is slow,
+    the lease lapses on this replica's clock meanwhile (its writes are fenced), then the write
+    lands and the lease is valid again. Leadership was lost and regained: the controller must
+    hear it, to re-run what the fence stopped (before, it heard nothing, and waited for the
+    next resync)."""
+    create_lease_table(TABLE)
+    offset = 0.0
+    lease = Lease(Aws(), TABLE, "lapse", "me", 3.0, monotonic=lambda: time.monotonic() + offset)
+    real = lease.aws.call
+    slow = asyncio.Event()
+
+    async def call(service: str, operation: str, /, **params: Any) -> dict[str, Any]:
+        nonlocal offset
+        if slow.is_set():
+            slow.clear()
+            offset += 2.0  # past the last validity (2.4 s), within this renewal's
+        return await real(service, operation, **params)
+
+    lease.aws.call = call  # type: ignore[method-assign]
+    heard: list[bool] = []
+    stop = asyncio.Event()
+    keep = asyncio.create_task(lease.keep(stop, heard.append))
+    deadline = time.monotonic() + 30
+    while heard != [True] and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    term = lease.term
+    slow.set()
+    while len(heard) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    leading = lease.is_leader()
+    stop.set()
+    await keep
+    assert heard == [True, True] and lease.term == term + 1 and leading

@@ -106,11 +106,12 @@ class Lease:
         lease so a dead leader is replaced right after its lease runs out."""
         leader = False
         while not stop.is_set():
-            held = self.is_leader()
+            term = self.term
             now_leader = await self.try_acquire()
-            # a lease that lapsed between two renewals (a pause, a starved loop) and is then
-            # renewed was lost and regained: the controller must hear it (its pass was fenced)
-            if on_change and (now_leader != leader or (now_leader and not held)):
+            # a lease that lapsed before a renewal landed (a pause, a starved loop, a slow
+            # table) was lost and regained, a new term: the controller must hear it, since
+            # what it was applying meanwhile was fenced
+            if on_change and (now_leader != leader or self.term != term):
                 on_change(now_leader)
             leader = now_leader
             try:
