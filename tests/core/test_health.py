@@ -101,7 +101,8 @@ def test_status_to_json() -> None:
         "kind": "Service", "name": "web", "cluster": "prod", "state": "Progressing",
         "sync": "Synced", "health": "Progressing", "healthReason": "rolling out",
         "revision": REV, "lastError": "", "drift": [{"path": "spec.desiredCount", "live": 5,
-                                                     "git": 3}], "held": ""}
+                                                     "git": 3}], "held": "",
+        "action": "", "pending": []}
     assert ResourceStatus(key("Cluster", "prod")).to_json()["cluster"] is None
 
 
