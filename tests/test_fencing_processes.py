@@ -126,7 +126,7 @@ def test_sigterm_mid_apply_finishes_what_is_in_flight_then_hands_over(
     assert leader.proc.wait(timeout=30) == 0
     assert leader.events("controller.stopped")
     wait_until(lambda: leading_and_synced(standby), 60, "the standby leading and synced")
-    # after SIGTERM only the phase under way finished (no service, schedule... was started),
+    # after SIGTERM only the phase under way finished (no fleet, schedule... was started),
     # then the lease was given back, and only then did the other replica write
     assert {c.operation for c in leader.proxy.writes(after=trap.at)} <= {"RegisterTaskDefinition"}
     released = next(c for c in leader.proxy.calls if c.operation == "DeleteItem")
