@@ -47,6 +47,7 @@ class Lease:
     quiet: bool = False  # a one-off holder reports a failure itself instead of logging it
     healthy: bool = field(default=False, init=False)  # the lease table answered last time
     error: str = field(default="", init=False)
+    term: int = field(default=0, init=False)  # times leadership was taken (lapses included)
 
     @property
     def margin(self) -> float:
@@ -82,6 +83,7 @@ class Lease:
         was_leader = self.is_leader()
         self._valid_until = started + self.duration - self.margin
         if not was_leader:
+            self.term += 1
             log.info("lease.acquired", holder=self.holder, lease=self.name)
         return True
 
@@ -151,8 +153,12 @@ class Lease:
         lease so a dead leader is replaced right after its lease runs out."""
         leader = False
         while not stop.is_set():
+            term = self.term
             now_leader = await self.try_acquire()
-            if now_leader != leader and on_change:
+            # a lease that lapsed before a renewal landed (a pause, a starved loop, a slow
+            # table) was lost and regained, a new term: the controller must hear it, since
+            # what it was applying meanwhile was fenced
+            if on_change and (now_leader != leader or self.term != term):
                 on_change(now_leader)
             leader = now_leader
             try:

@@ -146,6 +146,7 @@ class Controller:
         self._fetch_now = asyncio.Event()
         self._targets: set[ResourceKey] = set()  # asked for a targeted pass
         self._fetch_wanted = False
+        self._resync_wanted = False  # leadership (re)gained: a full pass, revision known or not
         self._stop = asyncio.Event()
         self._done = asyncio.Event()  # the loop has ended: no pass can write any more
         # Fencing: every write asks right before it leaves; the lease's own writes never do.
@@ -280,7 +281,10 @@ class Controller:
                 return report
             rev, new = self.last_good, False
         if new:
-            tree = load_tree(rev.root, rev.top, region=self.aws.region)
+            # in a thread: validating a big tree takes seconds of CPU, during which the loop
+            # must keep renewing the lease, beating for /healthz and answering HTTP
+            tree = await asyncio.to_thread(load_tree, rev.root, rev.top, None,
+                                           self.aws.region)
             if not tree.ok:
                 report.invalid = True
                 self.invalid_revision = rev.sha
@@ -302,6 +306,7 @@ class Controller:
         tree = self.last_tree
         now = self.clock()
         leader = self.is_leader()
+        term = self.lease.term if self.lease is not None else 0
         verify = only is None and now - self.verified_at >= self.settings.verify_interval
         result = await run(tree, self.aws, Options(
             apply=leader, trigger=Trigger.AUTOMATED, revision=rev.sha, verify=verify, only=only,
@@ -312,7 +317,9 @@ class Controller:
         if verify:
             self.verified_at = now
         self._after(result, report, rev.sha, now, partial=only is not None)
-        self.synced = self.synced or leader
+        # synced: the whole pass ran under one uninterrupted lease (a fenced pass is not a sync)
+        self.synced = self.synced or (leader and self.is_leader() and (
+            self.lease is None or self.lease.term == term))
         return report
 
     def _after(self, result: PassResult, report: PassReport, sha: str, now: float,
@@ -420,6 +427,9 @@ class Controller:
     def _on_leadership(self, leader: bool) -> None:
         self.metrics.leader.set(1 if leader else 0)
         if leader:
+            # what a lost lease left unapplied (a fenced pass, a standby's first turn) is
+            # applied now, not at the next resync: the revision may be one already known
+            self._resync_wanted = True
             self.request_fetch()
 
     async def _beat(self) -> None:
@@ -449,7 +459,8 @@ class Controller:
         fetch = True
         while not self._stop.is_set():
             due = (resynced is None or self.clock() >= resynced + self.settings.resync_interval
-                   or (recheck is not None and self.clock() >= recheck))
+                   or (recheck is not None and self.clock() >= recheck) or self._resync_wanted)
+            self._resync_wanted = False
             self._fetch_now.clear()
             targets, self._targets = self._targets, set()
             try:

@@ -281,6 +281,13 @@ class Reader(Protocol):
 class Writer(Protocol):
     """How a kind is changed, through `AwsApi` only."""
 
+    @property
+    def atomic_create(self) -> bool:
+        """Its create is one AWS call, tags included. Otherwise (a rule, then its targets)
+        the bookkeeping tags are written after the create's last call, so a create cut short
+        is a deploy to finish, never drift."""
+        ...
+
     async def create(self, aws: AwsApi, key: ResourceKey, desired: Doc, ctx: Context) -> str:
         ...
 

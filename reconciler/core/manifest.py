@@ -8,6 +8,7 @@ Pure: text in, data out. Reading files is `reconciler.core.load`'s job.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,14 +315,16 @@ def parse_documents(
 
 def display_path(path: Path, root: Path) -> str:
     """A file's name in errors: relative to the manifests root, else to the folder holding it
-    (charts usually sit beside manifests/), else absolute."""
+    (charts usually sit beside manifests/), else absolute. A link is named where it lies, not
+    where it points (a link out of the repository is an error about the link)."""
     base = root.parent if root.is_file() else root
-    for anchor in (base, base.parent):
-        try:
-            rel = path.resolve().relative_to(anchor)
-        except ValueError:
-            continue
-        return rel.as_posix() if anchor == base else f"../{rel.as_posix()}"
+    for where in (Path(os.path.normpath(path.absolute())), path.resolve()):
+        for anchor in (base, base.parent):
+            try:
+                rel = where.relative_to(anchor)
+            except ValueError:
+                continue
+            return rel.as_posix() if anchor == base else f"../{rel.as_posix()}"
     return path.as_posix()
 
 

@@ -54,6 +54,7 @@ class KindBase:
     tags: ClassVar[TagStyle] = ECS_TAGS
     named_by_tags: ClassVar[bool] = False
     guard_last: ClassVar[bool] = False
+    atomic_create: ClassVar[bool] = True
     external_needs_live: ClassVar[bool] = False
     fetch_wave: ClassVar[int] = 0
     inventory_type: ClassVar[str | None] = None

@@ -279,6 +279,7 @@ class ScalableTarget(KindBase):
     fetch_wave = 1
     cluster_scope = ClusterScope.ALLOWED
     named_by_tags = True
+    atomic_create = False  # the target, then its policies and scheduled actions
     rules = RULES
     replace_only = frozenset(IDENTITY)
     tags = PASCAL_MAP_TAGS

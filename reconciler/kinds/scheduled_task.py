@@ -227,6 +227,7 @@ class ScheduledTask(KindBase):
     import_folder = "schedules"
     inventory_type = "events:rule"
     order = 40
+    atomic_create = False  # the rule, then its target
     rules = RULES
     tags = PASCAL_TAGS
 

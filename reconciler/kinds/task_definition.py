@@ -450,11 +450,13 @@ class TaskDefinition(KindBase):
         return errors
 
     def desired(self, m: Manifest, ctx: Context) -> Doc:
-        """Task-level cpu and memory go to AWS as strings, however they were written."""
+        """Task-level cpu and memory go to AWS as the unit strings it stores ("512",
+        "1024"), however they were written: 512, "512", "0.5 vCPU", "1 GB"."""
         spec = super().desired(m, ctx)
-        for key in ("cpu", "memory"):
-            if isinstance(spec.get(key), int | float) and not isinstance(spec.get(key), bool):
-                spec[key] = str(spec[key])
+        for key, units in (("cpu", cpu_units), ("memory", memory_units)):
+            value = spec.get(key)
+            if isinstance(value, int | float | str) and not isinstance(value, bool):
+                spec[key] = units(value)
         return spec
 
     def published(self, action: Action, live: Live | None) -> str | None:

@@ -12,7 +12,7 @@ later pass, on any replica, tells drift from a deploy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,7 +23,13 @@ from reconciler.core.ignore import IgnoreRule
 from reconciler.core.kind import Changed, Context, Kind, Registry, is_pending
 from reconciler.core.manifest import ResourceKey
 from reconciler.core.mask import mask_text
-from reconciler.core.ownership import DESIRED_HASH_TAG, REVISION_TAG, name_tags
+from reconciler.core.normalize import Doc
+from reconciler.core.ownership import (
+    BOOKKEEPING_TAGS,
+    DESIRED_HASH_TAG,
+    REVISION_TAG,
+    name_tags,
+)
 from reconciler.core.plan import Change, Plan, ignore_rules, order_key, plan_resource, resolve_refs
 from reconciler.core.policy import Verdict
 from reconciler.core.ports import AwsApi, AwsError, Fenced
@@ -94,6 +100,12 @@ def _bookkeeping(change: Change, ctx: Context, kind: Kind, adopting: bool) -> di
     return tags
 
 
+def _without_tags(kind: Kind, desired: Doc, tags: Mapping[str, str]) -> Doc:
+    kept = {k: v for k, v in kind.tags.read(desired.get(kind.tags.field)).items()
+            if k not in tags}
+    return {**desired, kind.tags.field: kind.tags.write(kept)}
+
+
 async def _run_one(
     aws: AwsApi, change: Change, ctx: Context, config: Config, registry: Registry,
     allow_replace: bool, external: dict[ResourceKey, list[IgnoreRule]],
@@ -119,7 +131,17 @@ async def _run_one(
     # what a write sends carries the hash of the desired state it makes true
     desired = kind.with_tags(fresh.desired or {}, {DESIRED_HASH_TAG: fresh.desired_hash})
     if fresh.action is Action.CREATE:
-        arn = await kind.create(aws, fresh.key, desired, ctx)
+        if kind.atomic_create:
+            arn = await kind.create(aws, fresh.key, desired, ctx)
+        else:
+            # "written at this revision, in this state" is recorded once the create's last
+            # call is made: a create cut short (fenced, killed, failed) is then a deploy the
+            # next pass finishes, not drift it holds back
+            book = {k: v for k, v in kind.tags.read(desired.get(kind.tags.field)).items()
+                    if k in BOOKKEEPING_TAGS}
+            arn = await kind.create(aws, fresh.key, _without_tags(kind, desired, book), ctx)
+            if book:
+                await kind.add_tags(aws, arn, book)
         ctx.refs[fresh.key] = arn
         return Outcome(fresh, Result.CREATED, arn=arn)
     assert fresh.live is not None
