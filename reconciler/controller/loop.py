@@ -283,8 +283,8 @@ class Controller:
         if new:
             # in a thread: validating a big tree takes seconds of CPU, during which the loop
             # must keep renewing the lease, beating for /healthz and answering HTTP
-            tree = await asyncio.to_thread(load_tree, rev.root, rev.top, None,
-                                           self.aws.region)
+            tree = await asyncio.to_thread(load_tree, rev.root, rev.top,
+                                           region=self.aws.region)
             if not tree.ok:
                 report.invalid = True
                 self.invalid_revision = rev.sha
