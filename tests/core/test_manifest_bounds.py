@@ -202,7 +202,7 @@ def test_the_repository_charts_render_exactly_as_unbounded_jinja(
     monkeypatch.setattr(charts, "render_chart", spy)
     from reconciler.kinds import load_tree
 
-    assert load_tree(MANIFESTS).ok
+    assert load_tree(MANIFESTS, region="eu-west-1").ok
     plain = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
                                           keep_trailing_newline=True)
     plain.filters["tojson"] = plain.filters["toyaml"] = _json
