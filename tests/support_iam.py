@@ -13,7 +13,8 @@ import botocore.session
 from botocore import xform_name
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
-_LITERAL = re.compile(r'(?:aws\.call|self\.call|aws\.pages|collect_pages)\(\s*(?:aws,\s*)?"([a-z0-9-]+)",\s*"([a-z_]+)"')
+_LITERAL = re.compile(r'(?:aws\.call|self\.call|aws\.pages|collect_pages)\(\s*'
+                      r'(?:aws,\s*)?"([a-z0-9-]+)",\s*"([a-z_]+)"')
 _CLIENT = re.compile(r'client\(\s*"([a-z0-9-]+)"\s*\)\.([a-z_]+)\(')
 # Not an API call but required: handing task, execution, events and fleet roles to AWS.
 PASS_ROLE = "iam:PassRole"

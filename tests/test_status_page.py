@@ -124,7 +124,7 @@ def test_the_page_and_status_can_require_a_token(tmp_path: Path) -> None:
                     return exc.code
             return await asyncio.gather(asyncio.to_thread(get, "/"),
                                         asyncio.to_thread(get, "/status"),
-                                        asyncio.to_thread(get, "/", "t0k"))  # type: ignore[return-value]
+                                        asyncio.to_thread(get, "/", "t0k"))
         finally:
             await runner.cleanup()
 

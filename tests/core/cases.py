@@ -86,6 +86,12 @@ class Replay:
         answer: dict[str, Any] = self.answers[operation]
         return answer
 
+    def recall(self, arn: str) -> dict[str, Any] | None:
+        return None  # nothing kept across processes
+
+    def keep(self, arn: str, answer: dict[str, Any]) -> None:
+        pass
+
     async def pages(
         self, service: str, operation: str, token_in: str, token_out: str, /, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
