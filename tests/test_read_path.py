@@ -10,10 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.estate import Clients, hand_edits, strip_tags
 from bench.fleet import CLUSTER, write_fleet
 from reconciler.aws.client import LEAF, PACED, Aws
 from reconciler.aws.quotas import Pacer
+from reconciler.aws.store import ENV as CACHE_ENV
+from reconciler.aws.store import default_dir
 from reconciler.embedded import EmbeddedAws
 from reconciler.kinds import load_tree
 from reconciler.sync.run import Options, run
@@ -118,3 +122,16 @@ async def test_a_call_its_quota_made_wait_does_not_wait_again_for_a_slot(aws: Em
     for _ in range(52):
         await client.call("ecs", "list_task_definitions")
     assert asked == [LEAF] * 50 + [PACED] * 2  # the documented burst is 50
+
+
+def test_no_revision_is_kept_on_disk_against_an_endpoint_given_as_an_option(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A stand-in (moto, LocalStack) may give an ARN again after a reset: `--endpoint-url`
+    turns the persistent cache off as AWS_ENDPOINT_URL does, unless a folder is named."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_dir() == tmp_path / "ecs-reconciler"
+    assert default_dir("http://127.0.0.1:5000") is None
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "kept"))
+    assert default_dir("http://127.0.0.1:5000") == tmp_path / "kept"

@@ -132,7 +132,7 @@ class Aws:
         self.retries: Counter[str] = Counter()  # attempts after the first, by operation
         # Describe results of immutable objects (task definition revisions), by ARN.
         self.cache: dict[str, Any] = {}
-        folder = default_dir() if store == "env" else store
+        folder = default_dir(endpoint_url) if store == "env" else store
         self._store = DiskStore(folder) if folder is not None else None
         self.first_write_at: float | None = None  # monotonic time of the first write call
         # Asked immediately before every write leaves (and again by botocore's before-send
