@@ -1,14 +1,17 @@
 """The benchmark: `python -m bench.run [--sizes 10,100,1000] [--latency 0.05]`.
 
-For each N: a fresh moto server (own process), the fleet applied to it, then through a proxy
-adding `latency` per request, under two models of AWS: with its documented API quotas
-enforced (the proxy refuses what exceeds a bucket, as AWS does; the reconciler paces itself,
-its default) and without any (the issue's model: latency and calls in flight only). Rows: a
-cold `reconciler diff` (new process) under each, a steady-state controller resync pass (warm
-cache, nothing changed), the naive baseline (one describe per resource, sequential, no
-cache), and a cold diff with 20% of calls answered ThrottlingException. One table, plus
-per-operation call counts; each goal's verdict printed (bench/goals.py), never
-asserted by the test suite.
+For each N: a fresh moto server (own process), the fleet created on it by `reconciler apply`
+(so it carries the reconciler's tags), then through a proxy adding `latency` per request,
+under two models of AWS: with its documented API quotas enforced for every reader (the proxy
+refuses what exceeds a bucket, as AWS does; the reconciler paces itself, its default) and
+without any (the issue's model: latency and calls in flight only). Rows: a cold
+`reconciler diff` (new process, fresh describe cache) under each, a warm one (the cache
+kept), a steady-state controller resync pass, the naive baseline (one describe per resource,
+sequential, no cache), a cold diff with 20% of calls also throttled, and first contact (the
+estate's reconciler tags stripped). Then `reconciler diff` against `reconciler diff --verify`,
+byte for byte, on the estate as created, untagged, and adopted then edited by hand, and on
+manifests/. One table, where each diff's time went, per-operation call counts; each goal's
+verdict printed (bench/goals.py), never asserted by the test suite.
 """
 
 from __future__ import annotations
