@@ -25,7 +25,37 @@ from reconciler.aws.quotas import DOCUMENTED, Pacer
 
 THROTTLE_BODY = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
 SERVICES = {"AmazonEC2ContainerServiceV20141113": "ecs", "AWSEvents": "events",
-            "AnyScaleFrontendService": "application-autoscaling"}
+            "AnyScaleFrontendService": "application-autoscaling",
+            "ResourceGroupsTaggingAPI_20170126": "resourcegroupstaggingapi"}
+JSON, CBOR, QUERY = "json", "cbor", "query"
+
+
+def _cbor_text(text: str) -> bytes:
+    data = text.encode()
+    assert len(data) < 256
+    return (bytes([0x60 + len(data)]) if len(data) < 24 else bytes([0x78, len(data)])) + data
+
+
+def _cbor_map(pairs: dict[str, str]) -> bytes:
+    """A small CBOR map of text to text: the body of an rpc-v2-cbor error."""
+    assert len(pairs) < 24
+    return bytes([0xA0 + len(pairs)]) + b"".join(
+        _cbor_text(k) + _cbor_text(v) for k, v in pairs.items())
+
+
+# The Resource Groups Tagging API speaks Smithy RPC v2 CBOR: its throttling error in kind.
+CBOR_THROTTLE_BODY = _cbor_map({"__type": "ThrottledException", "message": "Rate exceeded"})
+
+
+def throttle_response(protocol: str) -> bytes:
+    """What AWS answers a call over its quota, in the call's own protocol."""
+    if protocol == CBOR:
+        head = b"Content-Type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n"
+        body = CBOR_THROTTLE_BODY
+    else:
+        head, body = b"Content-Type: application/x-amz-json-1.1\r\n", THROTTLE_BODY
+    return (b"HTTP/1.1 400 Bad Request\r\n" + head + b"Content-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
 class AwsQuotas:
@@ -81,16 +111,23 @@ class Proxy:
             await self._server.wait_closed()
 
     @staticmethod
-    def _operation(head: bytes, body: bytes) -> tuple[str, bool]:
-        """('ecs:DescribeServices', json protocol?) from the request."""
+    def _operation(head: bytes, body: bytes) -> tuple[str, str]:
+        """('AmazonEC2ContainerServiceV20141113.DescribeServices', protocol) from the request:
+        JSON names it in X-Amz-Target, Smithy RPC v2 CBOR in the path
+        (`/service/<prefix>/operation/<Name>`), the query protocol in the body."""
         target = ""
-        for line in head.split(b"\r\n"):
+        lines = head.split(b"\r\n")
+        for line in lines:
             if line.lower().startswith(b"x-amz-target:"):
                 target = line.split(b":", 1)[1].strip().decode()
         if target:
-            return target, True
+            return target, JSON
+        path = lines[0].split(b" ")[1].decode() if len(lines[0].split(b" ")) > 1 else ""
+        parts = path.strip("/").split("/")
+        if len(parts) == 4 and parts[0] == "service" and parts[2] == "operation":
+            return f"{parts[1]}.{parts[3]}", CBOR
         action = parse_qs(body.decode(errors="replace")).get("Action", ["?"])[0]
-        return f"query.{action}", False
+        return f"query.{action}", QUERY
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -104,15 +141,14 @@ class Proxy:
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
                 body = await reader.readexactly(length) if length else b""
-                op, json_protocol = self._operation(head, body)
+                op, protocol = self._operation(head, body)
                 self.requests[op] += 1
                 await asyncio.sleep(self.latency)
-                refused = json_protocol and self.quotas is not None and not self.quotas.admit(op)
-                if refused or (json_protocol and self._rng.random() < self.throttle_share):
+                paced = protocol != QUERY  # STS: no documented quota, nothing to throttle
+                refused = paced and self.quotas is not None and not self.quotas.admit(op)
+                if refused or (paced and self._rng.random() < self.throttle_share):
                     self.throttled[op] += 1
-                    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: "
-                                 b"application/x-amz-json-1.1\r\nContent-Length: "
-                                 + str(len(THROTTLE_BODY)).encode() + b"\r\n\r\n" + THROTTLE_BODY)
+                    writer.write(throttle_response(protocol))
                     await writer.drain()
                     continue
                 key = (op, _region(head), body)

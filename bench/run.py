@@ -1,14 +1,17 @@
 """The benchmark: `python -m bench.run [--sizes 10,100,1000] [--latency 0.05]`.
 
-For each N: a fresh moto server (own process), the fleet applied to it, then through a proxy
-adding `latency` per request, under two models of AWS: with its documented API quotas
-enforced (the proxy refuses what exceeds a bucket, as AWS does; the reconciler paces itself,
-its default) and without any (the issue's model: latency and calls in flight only). Rows: a
-cold `reconciler diff` (new process) under each, a steady-state controller resync pass (warm
-cache, nothing changed), the naive baseline (one describe per resource, sequential, no
-cache), and a cold diff with 20% of calls answered ThrottlingException. One table, plus
-per-operation call counts; each goal's verdict printed (bench/goals.py), never
-asserted by the test suite.
+For each N: a fresh moto server (own process), the fleet created on it by `reconciler apply`
+(so it carries the reconciler's tags), then through a proxy adding `latency` per request,
+under two models of AWS: with its documented API quotas enforced for every reader (the proxy
+refuses what exceeds a bucket, as AWS does; the reconciler paces itself, its default) and
+without any (the issue's model: latency and calls in flight only). Rows: a cold
+`reconciler diff` (new process, fresh describe cache) under each, a warm one (the cache
+kept), a steady-state controller resync pass, the naive baseline (one describe per resource,
+sequential, no cache), a cold diff with 20% of calls also throttled, and first contact (the
+estate's reconciler tags stripped). Then `reconciler diff` against `reconciler diff --verify`,
+byte for byte, on the estate as created, untagged, and adopted then edited by hand, and on
+manifests/. One table, where each diff's time went, per-operation call counts; each goal's
+verdict printed (bench/goals.py), never asserted by the test suite.
 """
 
 from __future__ import annotations
@@ -22,17 +25,21 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import fleet, goals
-from bench.fleet import GROUPS, SUBNETS, write_fleet
+from bench.agree import Agreement, from_json
+from bench.estate import Clients, hand_edits, strip_tags
+from bench.fleet import CLUSTER, GROUPS, SUBNETS, write_fleet
 from bench.proxy import AwsQuotas, Proxy
-from bench.scenario import CALL_LOG
+from bench.scenario import AGREE_CACHE, AGREE_LABEL, CALL_LOG
 from reconciler.aws.client import DEFAULT_MAX_IN_FLIGHT
 from reconciler.aws.quotas import DOCUMENTED, Pacer, Quota
+from reconciler.aws.store import ENV as CACHE_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,40 +64,71 @@ class Row:
         return sum(self.calls.values())
 
 
-def unavoidable(counts: dict[str, int]) -> Counter[str]:
-    """The calls a cold read of the estate cannot do without, by operation."""
+OWNED, UNTAGGED = "owned", "untagged"
+# The resource types the inventory reads (one chain of GetResources pages each, side by side).
+INVENTORY_TYPES = ("ecs:cluster", "ecs:service", "ecs:task-definition", "events:rule",
+                   "application-autoscaling:scalable-target", "ec2:spot-fleet-request")
+
+
+def _pages(items: int, size: int = 100) -> int:
+    """Pages of a listing: one even when it is empty."""
+    return max(1, math.ceil(items / size))
+
+
+def unavoidable(counts: dict[str, int], estate: str = OWNED) -> Counter[str]:
+    """The calls a cold read of the estate cannot do without, by operation. `owned`: the
+    reconciler created it (every resource carries its tags), so the tagging inventory gives
+    ownership and tags by the page, and a task definition revision tagged with the hash of
+    what git asks need not be described, only listed to know it is the newest ACTIVE one.
+    `untagged`: an estate the reconciler did not create (first contact): the inventory finds
+    nothing, so each family's newest revision is described (by name: no list pages needed)
+    and each rule and scalable target is asked for its tags."""
     n, r, s = counts["services"], counts["scheduledTasks"], counts["scalableTargets"]
-    return Counter({
+    calls = Counter({
         "sts:get_caller_identity": 1,                   # the account, for cluster ARNs
         "ecs:describe_clusters": 1,
-        "ecs:describe_services": math.ceil(n / 10),     # 10 names a call
-        "ecs:describe_task_definition": n,              # each family's newest revision
-        "events:list_rules": math.ceil(r / 100),        # 100 a page
+        "ecs:describe_services": math.ceil(n / 10),     # 10 names a call, tags included
+        "events:list_rules": _pages(r),                 # 100 a page
         "events:list_targets_by_rule": r,               # per rule: no batched API
-        "events:list_tags_for_resource": r,
         "application-autoscaling:describe_scalable_targets": math.ceil(n / 50),  # 50 ids
-        "application-autoscaling:describe_scaling_policies": max(1, math.ceil(s / 50)),
+        "application-autoscaling:describe_scaling_policies": _pages(s, 50),
         "application-autoscaling:describe_scheduled_actions": 1,
-        "application-autoscaling:list_tags_for_resource": s,  # per target
     })
+    owned = {"ecs:cluster": counts["clusters"], "ecs:service": n, "ecs:task-definition": n,
+             "events:rule": r, "application-autoscaling:scalable-target": s}
+    if estate == OWNED:
+        # a chain of pages per type, 100 resources a page: owned and orphaned resources of
+        # every kind with their tags (an empty type is still asked once)
+        calls["resourcegroupstaggingapi:get_resources"] = sum(
+            _pages(owned.get(t, 0)) for t in INVENTORY_TYPES)
+        calls["ecs:list_task_definitions"] = _pages(n)  # the newest ACTIVE revisions
+    else:
+        calls["resourcegroupstaggingapi:get_resources"] = len(INVENTORY_TYPES)  # nothing
+        calls["ecs:describe_task_definition"] = n        # each family's newest, by name
+        calls["events:list_tags_for_resource"] = r
+        calls["application-autoscaling:list_tags_for_resource"] = s
+    return calls
 
 
-def lower_bound(counts: dict[str, int], latency: float, in_flight: int) -> tuple[float, int]:
+def lower_bound(counts: dict[str, int], latency: float, in_flight: int,
+                estate: str = OWNED) -> tuple[float, int]:
     """The unavoidable calls and the time they take at best with `in_flight` at a time:
-    max(calls / in flight, dependency depth) x latency."""
-    calls = sum(unavoidable(counts).values())
-    depth = 3  # list/describe -> per-item describe -> autoscaling wave
+    max(calls / in flight, dependency depth) x latency. The depth is the longest chain of
+    pages (each page needs the token of the one before), at least three (list/describe ->
+    per-item read -> autoscaling wave)."""
+    calls = sum(unavoidable(counts, estate).values())
+    depth = max(3, _pages(counts["services"])) if estate == OWNED else 3
     return max(calls / in_flight, depth) * latency, calls
 
 
-def quota_floor(counts: dict[str, int]) -> tuple[float, str]:
+def quota_floor(counts: dict[str, int], estate: str = OWNED) -> tuple[float, str]:
     """The time AWS's documented quotas alone impose on the unavoidable calls: per bucket,
     the calls beyond its burst at its sustained rate (buckets drain side by side). Returns
     the slowest bucket's time and name."""
     lookup = Pacer(DOCUMENTED)
     per_bucket: Counter[tuple[str, str]] = Counter()
     quotas: dict[tuple[str, str], Quota] = {}
-    for op, calls in unavoidable(counts).items():
+    for op, calls in unavoidable(counts, estate).items():
         service, name = op.split(":")
         q = lookup.quota(service, name)
         if q is not None:
@@ -132,21 +170,29 @@ class ProxyThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def _env(endpoint: str, quotas: str = "off") -> dict[str, str]:
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "eu-west-1",
-           "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "bench",
-           "AWS_SECRET_ACCESS_KEY": "bench", "PYTHONPATH": str(REPO),
-           "RECONCILER_API_QUOTAS": quotas}
+REGION = "eu-west-1"
+KEY = "bench"  # moto's dummy credentials
+
+
+def _env(endpoint: str, quotas: str = "off", cache: Path | None = None) -> dict[str, str]:
+    """The environment of a reconciler process: the endpoint, dummy credentials, the pacing
+    (RECONCILER_API_QUOTAS) and its describe cache folder (`None`: none at all)."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION,
+           "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": KEY,
+           "AWS_SECRET_ACCESS_KEY": KEY, "PYTHONPATH": str(REPO),
+           "RECONCILER_API_QUOTAS": quotas, CACHE_ENV: str(cache) if cache else "off"}
     env.pop("AWS_PROFILE", None)
     return env
 
 
 def scenario(name: str, root: Path, endpoint: str, on_warm: Any = None,
-             quotas: str = "off", call_log: Path | None = None) -> dict[str, Any]:
+             quotas: str = "off", call_log: Path | None = None,
+             cache: Path | None = None, extra: dict[str, str] | None = None) -> dict[str, Any]:
     """Run one scenario process; `on_warm` runs when a warm-up pass is done (the steady
     scenario waits for it before its measured pass). `call_log`: where a cold diff writes
-    down its calls and the client floor reads them."""
-    env = _env(endpoint, quotas)
+    down its calls and the client floor reads them; `cache`: its describe cache folder;
+    `extra`: more environment."""
+    env = {**_env(endpoint, quotas, cache), **(extra or {})}
     if call_log is not None:
         env[CALL_LOG] = str(call_log)
     proc = subprocess.Popen([sys.executable, "-m", "bench.scenario", name, str(root)],
@@ -168,11 +214,15 @@ def scenario(name: str, root: Path, endpoint: str, on_warm: Any = None,
     return dict(json.loads(last))
 
 
+FRESH, KEPT, NONE = "fresh", "kept", "none"
+
+
 @dataclass(frozen=True)
 class Plan:
     """One row: a scenario under one model of AWS. `quotas` is the reconciler's pacing
     (RECONCILER_API_QUOTAS); `enforced`, whether the proxy refuses calls over the documented
-    quotas as AWS does."""
+    quotas as AWS does; `cache`, the describe cache folder: a fresh one, the one the cold
+    diff left (`kept`), or none; `estate`: the reconciler's own (tagged) or untagged."""
 
     label: str
     scenario: str
@@ -180,27 +230,98 @@ class Plan:
     quotas: str = "documented"
     enforced: bool = True
     repeat: bool = False
+    cache: str = FRESH
+    estate: str = OWNED
 
 
 def plans(n: int, throttle: float, naive_limit: int) -> list[Plan]:
     out = [
         Plan("cold diff", "cold"),
-        Plan("cold diff, quotas off", "cold", quotas="off", enforced=False, repeat=True),
-        Plan("boto3 client floor", "floor", quotas="off", enforced=False, repeat=True),
+        Plan("warm diff", "cold", cache=KEPT),
         Plan("steady resync", "steady"),
+        Plan("cold diff, quotas off", "cold", quotas="off", enforced=False, repeat=True),
+        Plan("boto3 client floor", "floor", quotas="off", enforced=False, repeat=True,
+             cache=NONE),
     ]
     if n <= naive_limit:
-        out.append(Plan("naive baseline", "naive", quotas="off", enforced=False))
+        out.append(Plan("naive baseline", "naive", cache=NONE))
     out.append(Plan("cold diff, 20% throttled", "cold", throttle))
+    out.append(Plan("first contact", "cold", estate=UNTAGGED))
     return out
 
 
-def measure(n: int, latency: float, throttle: float, naive_limit: int,
-            repeat: int = 3) -> list[Row]:
-    rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
-        root = Path(tmp) / "fleet"
-        sizes = write_fleet(root, n)
+class Bench:
+    """One N: the moto server with the estate applied, the proxy in front of it, the bounds,
+    and the measured rows."""
+
+    def __init__(self, n: int, latency: float, tmp: Path, repeat: int) -> None:
+        self.n, self.latency, self.tmp, self.repeat = n, latency, tmp, repeat
+        self.root = tmp / "fleet"
+        self.sizes = write_fleet(self.root, n)
+        self.rows: list[Row] = []
+        self.agreements: list[Agreement] = []
+        self._caches = 0
+        self._kept: Path | None = None
+        self.call_log = tmp / "calls.json"
+
+    def cache(self, kind: str) -> Path | None:
+        if kind == NONE:
+            return None
+        if kind == KEPT and self._kept is not None:
+            return self._kept
+        self._caches += 1
+        folder = self.tmp / "caches" / str(self._caches)
+        folder.mkdir(parents=True)
+        return folder
+
+    def bound(self, p: Plan) -> float:
+        if p.scenario not in ("cold", "floor"):
+            return 0.0
+        bound, _calls = lower_bound(self.sizes, self.latency, DEFAULT_MAX_IN_FLIGHT, p.estate)
+        return bound if p.quotas == "off" else max(bound, quota_floor(self.sizes, p.estate)[0])
+
+    def record(self, proxy: ProxyThread, endpoint: str, todo: list[Plan]) -> None:
+        """Record moto's answers once, at no latency; the cold diff also writes down its
+        calls, which the client floor makes again, so it goes first. What one scenario
+        recorded is replayed to the next: moto's GetResources tokens are good only once."""
+        for name in sorted({p.scenario for p in todo}, key=lambda x: (x != "cold", x)):
+            proxy.reset(latency=0.0)
+            scenario(name, self.root, endpoint, on_warm=lambda: None, call_log=self.call_log,
+                     cache=self.cache(FRESH))
+        proxy.reset(latency=self.latency)
+
+    def measure(self, proxy: ProxyThread, endpoint: str, p: Plan) -> Row:
+        samples = []
+        for _ in range(self.repeat if p.repeat else 1):
+            proxy.reset(p.throttle, quotas=p.enforced)
+            cache = self.cache(p.cache)
+            out = scenario(p.scenario, self.root, endpoint, quotas=p.quotas,
+                           on_warm=lambda: proxy.reset(p.throttle, quotas=p.enforced),
+                           call_log=self.call_log if p.scenario == "floor" else None,
+                           cache=cache)
+            if p.label == "cold diff":
+                self._kept = cache
+            samples.append((out, sum(proxy.proxy.requests.values()),
+                            sum(proxy.proxy.throttled.values())))
+        samples.sort(key=lambda x: float(x[0]["seconds"]))
+        out, http, throttled = samples[len(samples) // 2]  # the median run
+        row = Row(self.n, p.label, out["seconds"], out["calls"], http, throttled,
+                  self.sizes["resources"], out["rss_mb"], out["writes"], out["changes"],
+                  self.bound(p), {"paced": out.get("paced", 0.0),
+                                  "runs": [round(float(x[0]["seconds"]), 2) for x in samples],
+                                  "phases": out.get("phases", {})})
+        self.rows.append(row)
+        print(table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+        return row
+
+    def agree(self, label: str, url: str) -> None:
+        found = compare(f"N={self.n}, {label}", self.root, url,
+                        self.tmp / "agree" / str(len(self.agreements)))
+        self.agreements.append(found)
+        print(found.line(), file=sys.stderr, flush=True)
+
+    def run(self, throttle: float, naive_limit: int, only: set[str] | None = None) -> None:
+        """Measure every plan (or those labelled in `only`, without the read paths' checks)."""
         args = [sys.executable, "-m", "reconciler.embedded"]
         for sn in SUBNETS:
             args += ["--subnet", sn]
@@ -210,46 +331,87 @@ def measure(n: int, latency: float, throttle: float, naive_limit: int,
         try:
             assert moto.stdout is not None
             url = moto.stdout.readline().strip()
-            setup = scenario("apply", root, url)  # moto has no quotas: set-up is not paced
-            if setup.get("failed"):
-                raise RuntimeError(f"set-up failed: {setup['failed'][:5]}")
-            proxy = ProxyThread(int(url.rsplit(":", 1)[1]), latency)
+            self._apply(url)  # moto has no quotas: set-up is not paced
+            proxy = ProxyThread(int(url.rsplit(":", 1)[1]), self.latency)
             endpoint = f"http://127.0.0.1:{proxy.port}"
-            bound, _unavoidable = lower_bound(sizes, latency, DEFAULT_MAX_IN_FLIGHT)
-            floor, _bucket = quota_floor(sizes)
-            todo = plans(n, throttle, naive_limit)
-            call_log = Path(tmp) / "calls.json"
-            # Record moto's answers once; the cold diff also writes down its calls, which
-            # the client floor makes again, so it goes first.
-            for name in sorted({p.scenario for p in todo}, key=lambda x: (x != "cold", x)):
-                proxy.reset(replay=False, latency=0.0)
-                scenario(name, root, endpoint, on_warm=lambda: None, call_log=call_log)
-            proxy.reset(latency=latency)
-            for p in todo:
-                samples = []
-                for _ in range(repeat if p.repeat else 1):
-                    proxy.reset(p.throttle, quotas=p.enforced)
-                    out = scenario(p.scenario, root, endpoint, quotas=p.quotas,
-                                   on_warm=lambda p=p: proxy.reset(p.throttle, quotas=p.enforced),
-                                   call_log=call_log if p.scenario == "floor" else None)
-                    samples.append((out, sum(proxy.proxy.requests.values()),
-                                    sum(proxy.proxy.throttled.values())))
-                samples.sort(key=lambda x: float(x[0]["seconds"]))
-                out, http, throttled = samples[len(samples) // 2]  # the median run
-                row_bound = 0.0
-                if p.scenario in ("cold", "floor"):
-                    row_bound = bound if p.quotas == "off" else max(bound, floor)
-                rows.append(Row(n, p.label, out["seconds"], out["calls"], http, throttled,
-                                sizes["resources"], out["rss_mb"], out["writes"],
-                                out["changes"], row_bound,
-                                {"paced": out.get("paced", 0.0),
-                                 "runs": [round(float(x[0]["seconds"]), 2) for x in samples]}))
-                print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+            todo = [p for p in plans(self.n, throttle, naive_limit)
+                    if only is None or p.label in only]
+            for estate in (OWNED, UNTAGGED):
+                mine = [p for p in todo if p.estate == estate]
+                if estate == UNTAGGED:
+                    if not mine:
+                        break
+                    if only is None:
+                        self.agree("as the reconciler created it", url)
+                    clients = Clients.to(url, REGION, KEY)
+                    stripped = strip_tags(clients)
+                    print(f"N={self.n}: reconciler tags stripped from {stripped} resources",
+                          file=sys.stderr, flush=True)
+                    proxy.proxy.cache.clear()  # answers recorded before no longer hold
+                    if only is None:
+                        self.agree("its tags stripped (first contact)", url)
+                self.record(proxy, endpoint, mine)
+                for p in mine:
+                    self.measure(proxy, endpoint, p)
             proxy.stop()
+            if only is not None:
+                return
+            self._apply(url)  # adopts the untagged estate: every resource tagged again
+            edits = hand_edits(Clients.to(url, REGION, KEY), [f"svc-{i:04d}" for i in range(3)],
+                               (CLUSTER, f"svc-{self.n - 1:04d}"))
+            for e in edits:
+                print(f"N={self.n}: by hand: {e}", file=sys.stderr, flush=True)
+            self.agree("adopted, then edited by hand (" + "; ".join(edits) + ")", url)
         finally:
             moto.terminate()
             moto.wait(10)
-    return rows
+
+    def _apply(self, url: str) -> None:
+        setup = scenario("apply", self.root, url)
+        if setup.get("failed"):
+            raise RuntimeError(f"set-up failed: {setup['failed'][:5]}")
+
+
+def compare(label: str, root: Path, url: str, cache: Path) -> Agreement:
+    """The read paths compared on the estate behind `url` (bench/agree.py), in a process of
+    its own, straight to moto: a correctness check, not a measurement."""
+    return from_json(scenario("agree", root, url, extra={AGREE_LABEL: label,
+                                                        AGREE_CACHE: str(cache)}))
+
+
+def examples_agree(tmp: Path) -> list[Agreement]:
+    """The example manifests on the embedded default: applied, then edited by hand; the two
+    read paths compared each time."""
+    from reconciler.embedded.network import network_ids
+    from reconciler.kinds import load_tree
+
+    root = REPO / "manifests"
+    tree = load_tree(root)
+    subnets, groups = network_ids([m.spec for m in tree.manifests])
+    args = [sys.executable, "-m", "reconciler.embedded"]
+    for sn in subnets:
+        args += ["--subnet", sn]
+    for sg in groups:
+        args += ["--security-group", sg]
+    moto = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=_env(""), cwd=REPO)
+    found: list[Agreement] = []
+    try:
+        assert moto.stdout is not None
+        url = moto.stdout.readline().strip()
+        setup = scenario("apply", root, url)
+        if setup.get("failed"):
+            raise RuntimeError(f"set-up failed: {setup['failed'][:5]}")
+        found.append(compare("manifests/, as applied", root, url, tmp / "examples-0"))
+        families = sorted({m.name for m in tree.manifests if m.kind == "TaskDefinition"})
+        edits = hand_edits(Clients.to(url, REGION, KEY), families[:3])
+        found.append(compare("manifests/, edited by hand (" + "; ".join(edits) + ")", root,
+                             url, tmp / "examples-1"))
+    finally:
+        moto.terminate()
+        moto.wait(10)
+    for a in found:
+        print(a.line(), file=sys.stderr, flush=True)
+    return found
 
 
 def table(rows: list[Row]) -> str:
@@ -264,6 +426,18 @@ def table(rows: list[Row]) -> str:
                      f"{r.http_requests:>6} {r.throttled:>9} {r.extra.get('paced', 0.0):>7.1f} "
                      f"{r.total_calls / r.resources:>9.3f} {r.rss_mb:>7.1f} {r.writes:>6} "
                      f"{bound:>8} {ratio:>7}")
+    return "\n".join(lines)
+
+
+def phases(rows: list[Row]) -> str:
+    """Where each diff's wall time went: the tree loaded, the first call made, the last
+    answer back, the plan made (seconds from the start)."""
+    lines = []
+    for r in rows:
+        marks = r.extra.get("phases") or {}
+        if marks:
+            at = ", ".join(f"{k} {v:.2f}" for k, v in marks.items())
+            lines.append(f"N={r.n} {r.scenario}: {at}, done {r.seconds:.2f}")
     return "\n".join(lines)
 
 
@@ -284,32 +458,57 @@ def main(argv: list[str] | None = None) -> None:
                         help="skip the (slow) naive baseline above this N")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the quota-free cold diff; the median is reported")
+    parser.add_argument("--only", default=None,
+                        help="row labels to measure, separated by ; (e.g. 'cold diff;first contact'); "
+                             "skips the read paths' byte-for-byte checks")
+    parser.add_argument("--no-examples", action="store_true",
+                        help="skip comparing the read paths on the example manifests/")
     parser.add_argument("--json", type=Path, default=None,
                         help="also write the rows and the goals' verdicts as JSON")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a goal set for this run (N=1000, 50 ms) is missed")
     args = parser.parse_args(argv)
+    started = time.monotonic()
     rows: list[Row] = []
+    agreements: list[Agreement] = []
     sizes = [int(x) for x in args.sizes.split(",")]
-    for n in sizes:
-        rows.extend(measure(n, args.latency, args.throttle, args.naive_limit, args.repeat))
-        print(f"... N={n} done", file=sys.stderr, flush=True)
+    only = {x.strip() for x in args.only.split(";")} if args.only else None
+    with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
+        if not args.no_examples and only is None:
+            agreements.extend(examples_agree(Path(tmp)))
+        for n in sizes:
+            folder = Path(tmp) / f"n{n}"
+            folder.mkdir()
+            bench = Bench(n, args.latency, folder, args.repeat)
+            bench.run(args.throttle, args.naive_limit, only)
+            rows.extend(bench.rows)
+            agreements.extend(bench.agreements)
+            print(f"... N={n} done", file=sys.stderr, flush=True)
     print(f"latency {args.latency * 1000:.0f} ms per request, {DEFAULT_MAX_IN_FLIGHT} calls in "
           "flight")
     floors: dict[int, float] = {}
     for n in sizes:
-        floors[n], bucket = quota_floor(fleet.counts(n))
-        bound, calls = lower_bound(fleet.counts(n), args.latency, DEFAULT_MAX_IN_FLIGHT)
-        print(f"N={n}: latency bound {bound:.2f} s ({calls} unavoidable calls), "
-              f"documented-quota floor {floors[n]:.2f} s (the {bucket} bucket)")
+        for estate in (OWNED, UNTAGGED):
+            floor, bucket = quota_floor(fleet.counts(n), estate)
+            bound, calls = lower_bound(fleet.counts(n), args.latency, DEFAULT_MAX_IN_FLIGHT,
+                                       estate)
+            floors.setdefault(n, floor)
+            print(f"N={n}, {estate} estate: latency bound {bound:.2f} s ({calls} unavoidable "
+                  f"calls), documented-quota floor {floor:.2f} s (the {bucket} bucket)")
     print()
     print(table(rows))
-    found = goals.verdicts(rows, args.latency, floors)
+    print("\nRead paths, byte for byte (reconciler diff against reconciler diff --verify):")
+    print("\n".join(a.line() for a in agreements))
+    found = goals.verdicts(rows, args.latency, floors, agreements)
     print(f"\nGoals (set at N={goals.GOAL_N}, {goals.GOAL_LATENCY * 1000:.0f} ms):\n"
           + goals.text(found))
+    print("\nWhere the time goes (seconds from the start of each median run):\n"
+          + phases(rows))
     print("\nCalls by operation:\n" + operations(rows))
+    print(f"\nbench wall time {time.monotonic() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"rows": [r.__dict__ for r in rows],
+                                         "agreements": [a.__dict__ for a in agreements],
                                          "goals": goals.as_json(found)}, indent=1))
     if args.check and goals.missed(found):
         sys.exit(1)

@@ -1,5 +1,6 @@
 """One measured scenario, run in a fresh process so its time, calls and peak memory are its
-own: `python -m bench.scenario {cold|steady|naive|floor|apply} ROOT` prints one JSON line."""
+own: `python -m bench.scenario {cold|steady|naive|floor|apply|agree} ROOT` prints one JSON
+line."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from reconciler.kinds import load_tree
 READS = ("describe_", "list_", "get_")
 # Where a cold diff writes down every call it made, for the client floor to make again.
 CALL_LOG = "BENCH_CALL_LOG"
+AGREE_LABEL, AGREE_CACHE = "BENCH_AGREE_LABEL", "BENCH_AGREE_CACHE"
 
 
 def _rss_mb() -> float:
@@ -36,18 +38,43 @@ def _paced(aws: Aws) -> float:
 
 
 async def cold(root: Path) -> dict[str, Any]:
-    """`reconciler diff` from a new process: no cache at all."""
-    from reconciler.sync.run import run
+    """`reconciler diff` from a new process (its describe cache is whatever
+    RECONCILER_CACHE_DIR holds: the bench gives it a fresh folder, or the cold diff's)."""
+    from reconciler.sync.run import Options, run
 
     aws = Aws()
     made = _record_calls(aws) if os.environ.get(CALL_LOG) else None
     started = time.perf_counter()
-    planned = await run(load_tree(root), aws)
+    marks = _timeline(aws, started)
+    tree = load_tree(root)
+    marks["loaded"] = time.perf_counter() - started
+    planned = await run(tree, aws, Options(on_plan=lambda _r: marks.update(
+        planned=time.perf_counter() - started)))
     seconds = time.perf_counter() - started
     if made is not None:
         Path(os.environ[CALL_LOG]).write_text(json.dumps(made))
     return {"seconds": seconds, "calls": dict(aws.calls), "changes": len(planned.plan.pending),
-            "writes": _writes(aws), "paced": _paced(aws)}
+            "writes": _writes(aws), "paced": _paced(aws),
+            "phases": {k: round(v, 3) for k, v in marks.items()}}
+
+
+def _timeline(aws: Aws, started: float) -> dict[str, float]:
+    """When (seconds after `started`) the tree was loaded, the first call left, the last
+    answer came back and the plan was made: what of the wall time is reading AWS and what
+    is the reconciler's own work before and after it."""
+    marks: dict[str, float] = {}
+    original = aws._call
+
+    async def timed(priority: int, service: str, operation: str,
+                    params: dict[str, Any]) -> dict[str, Any]:
+        marks.setdefault("first call", time.perf_counter() - started)
+        try:
+            return await original(priority, service, operation, params)
+        finally:
+            marks["last answer"] = time.perf_counter() - started
+
+    aws._call = timed  # type: ignore[method-assign]
+    return marks
 
 
 def _record_calls(aws: Aws) -> list[tuple[str, str, dict[str, Any]]]:
@@ -145,7 +172,20 @@ async def apply(root: Path) -> dict[str, Any]:
             "changes": len(result.applied.outcomes), "writes": _writes(aws), "failed": failed}
 
 
-SCENARIOS = {"cold": cold, "steady": steady, "naive": naive, "floor": floor, "apply": apply}
+async def compare(root: Path) -> dict[str, Any]:
+    """The read paths compared byte for byte (bench/agree.py), labelled BENCH_AGREE_LABEL,
+    the describe caches under BENCH_AGREE_CACHE."""
+    from dataclasses import asdict
+
+    from bench.agree import agree
+
+    found = await asyncio.to_thread(agree, os.environ[AGREE_LABEL], root,
+                                    Path(os.environ[AGREE_CACHE]))
+    return asdict(found)
+
+
+SCENARIOS = {"cold": cold, "steady": steady, "naive": naive, "floor": floor, "apply": apply,
+             "agree": compare}
 
 
 def main() -> None:

@@ -40,8 +40,10 @@ DEFAULT_MAX_IN_FLIGHT = 16
 # deploy/iam-policy.json against what the test suite really called.
 CALLED: set[str] = set()
 READ_PREFIXES = ("describe_", "list_", "get_")
-# Slot priorities: a page leads to another call, a per-item read to none.
-CHAIN, LEAF = 0, 1
+# Slot priorities: a call its quota made wait has its turn already (a slot's wait on top
+# would only push back the bucket's schedule, which the rest of the bucket's calls follow);
+# a page leads to another call, a per-item read to none.
+PACED, CHAIN, LEAF = -1, 0, 1
 
 
 # Names the reconciler in CloudTrail's userAgent, so its changes are told from people's. Set
@@ -130,7 +132,7 @@ class Aws:
         self.retries: Counter[str] = Counter()  # attempts after the first, by operation
         # Describe results of immutable objects (task definition revisions), by ARN.
         self.cache: dict[str, Any] = {}
-        folder = default_dir() if store == "env" else store
+        folder = default_dir(endpoint_url) if store == "env" else store
         self._store = DiskStore(folder) if folder is not None else None
         self.first_write_at: float | None = None  # monotonic time of the first write call
         # Asked immediately before every write leaves (and again by botocore's before-send
@@ -206,9 +208,8 @@ class Aws:
         CALLED.add(name)
         self.calls[name] += 1
         for attempt in range(1, self._max_attempts + 1):
-            if self.pacer is not None:
-                await self.pacer.wait(service, operation)
-            async with self._slot(priority):
+            waited = await self.pacer.wait(service, operation) if self.pacer is not None else 0.0
+            async with self._slot(PACED if waited > 0 else priority):
                 if self.pacer is not None:
                     await self.pacer.sending(service, operation)
                 if not operation.startswith(READ_PREFIXES) and not self.may_write():

@@ -203,16 +203,18 @@ class Pacer:
             if bucket is not None:
                 bucket.throttled(self._clock())
 
-    async def _wait(self, service: str, operation: str, stage: str) -> None:
+    async def _wait(self, service: str, operation: str, stage: str) -> float:
         seconds = self.delay(service, operation, stage)
         if seconds > 0:
             self.waited += seconds
             self.longest = max(self.longest, seconds)
             await self._sleep(seconds)
+        return seconds
 
-    async def wait(self, service: str, operation: str) -> None:
-        """Before queueing for a slot in flight: the call's turn under the quota."""
-        await self._wait(service, operation, "ahead")
+    async def wait(self, service: str, operation: str) -> float:
+        """Before queueing for a slot in flight: the call's turn under the quota. Returns
+        how long it waited (0: its bucket had a token)."""
+        return await self._wait(service, operation, "ahead")
 
     async def sending(self, service: str, operation: str) -> None:
         """In its slot, just before the request leaves: rarely a wait, only when slots held

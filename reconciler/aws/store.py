@@ -25,13 +25,14 @@ FILE = "describe-cache.jsonl"
 MAX_ENTRIES = 50_000
 
 
-def default_dir() -> Path | None:
+def default_dir(endpoint_url: str | None = None) -> Path | None:
     """`RECONCILER_CACHE_DIR` if set (also against a custom endpoint); else the user's
-    cache folder, unless the endpoint is not AWS's own; `off` disables it."""
+    cache folder, unless the endpoint is not AWS's own (`endpoint_url`, as `--endpoint-url`
+    gives it, or AWS_ENDPOINT_URL); `off` disables it."""
     explicit = os.environ.get(ENV)
     if explicit:
         return None if explicit.strip().lower() in ("off", "none", "0") else Path(explicit)
-    if os.environ.get("AWS_ENDPOINT_URL"):
+    if endpoint_url or os.environ.get("AWS_ENDPOINT_URL"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "ecs-reconciler"

@@ -96,13 +96,16 @@ class Plan:
         return [c for c in self.changes if c.action is Action.RUN]
 
 
-def desired_hash(kind: Spec, desired: Doc, rules: list[ign.IgnoreRule]) -> str:
+def desired_hash(kind: Spec, desired: Doc, rules: list[ign.IgnoreRule],
+                 normalized: Doc | None = None) -> str:
     """The hash of what git asks for: normalised, without the fields git leaves to others
-    (a manifest's and the repository's ignore rules; not live-found owners)."""
-    want = kind.normalize(desired)
-    for rule in rules:
-        if not rule.external:
-            ign.remove(want, rule.segments)
+    (a manifest's and the repository's ignore rules; not live-found owners). `normalized`:
+    `kind.normalize(desired)` when the caller has it already (left as it is)."""
+    own = [rule for rule in rules if not rule.external]
+    want = kind.normalize(desired) if normalized is None else (
+        clone(normalized) if own else normalized)
+    for rule in own:
+        ign.remove(want, rule.segments)
     return hash_of(prune_empty(want))
 
 
@@ -125,10 +128,10 @@ def plan_resource(
     """Desired (manifest) against live: the change, with ignore rules and server-chosen fields
     taken out of the comparison."""
     desired = kind.desired(m, ctx)
-    digest = desired_hash(kind, desired, rules)
+    want = kind.normalize(desired)  # once: the hash and the comparison both start from it
+    digest = desired_hash(kind, desired, rules, want)
     if live is None:
-        norm = kind.normalize(desired)
-        fields = [FieldChange((k,), ABSENT, v) for k, v in sorted(norm.items())]
+        fields = [FieldChange((k,), ABSENT, v) for k, v in sorted(want.items())]
         return Change(m.key, Action.CREATE, fields, manifest=m, desired=desired,
                       desired_hash=digest)
 
@@ -137,7 +140,6 @@ def plan_resource(
     for _r, seg in patterns:
         ign.overlay(request, live.spec, seg)
 
-    want = kind.normalize(desired)
     have = kind.normalize_live(live)
     used = drop_server_chosen(want, have, kind.server_chosen)
     ignored: list[IgnoredField] = []

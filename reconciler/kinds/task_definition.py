@@ -6,6 +6,7 @@ is described once per process and cached by ARN.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Mapping, Sequence
@@ -557,15 +558,34 @@ class TaskDefinition(KindBase):
 
     async def _fetch_by_inventory(self, aws: AwsApi, manifests: Sequence[Manifest],
                                   ctx: Context) -> dict[ResourceKey, Live]:
+        """The listing of newest ACTIVE revisions starts alongside the inventory, but it only
+        serves families the inventory lists a revision of: one with none (an estate met for
+        the first time) is described by name, as a cold read without an inventory does, and
+        when no family needs it the listing stops, so its pages do not spend the quota the
+        describes share with it."""
         assert ctx.owned is not None and ctx.expect is not None
-        latest, owned = await gather_limited(
-            self.latest_revisions(aws, sorted({m.key.name for m in manifests})),
-            ctx.owned.arns(str(self.inventory_type)))
-        out: dict[ResourceKey, Live] = {}
+        families = sorted({m.key.name for m in manifests})
+        listing = asyncio.ensure_future(self.latest_revisions(aws, families))
+        try:
+            owned = await ctx.owned.arns(str(self.inventory_type))
+            ours = {_revision(arn)[0] for arn in owned}
+            unowned = [f for f in families if f not in ours]
+            by_name = gather_limited(*(self._describe_family(aws, f) for f in unowned))
+            latest: dict[str, str] = {}
+            if len(unowned) == len(families):
+                listing.cancel()
+                named = await by_name
+            else:
+                latest, named = await gather_limited(listing, by_name)
+        finally:
+            if not listing.done():
+                listing.cancel()
+            await asyncio.gather(listing, return_exceptions=True)
+        out: dict[ResourceKey, Live] = {live.key: live for live in named if live is not None}
         to_read: dict[ResourceKey, Awaitable[Live]] = {}
         for m in manifests:
             arn = latest.get(m.key.name)
-            if arn is None:
+            if arn is None or m.key.name not in ours:
                 continue
             tags = owned.get(arn)
             if tags and tags.get(DESIRED_HASH_TAG) and tags[DESIRED_HASH_TAG] == ctx.expect(m):

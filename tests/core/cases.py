@@ -86,6 +86,12 @@ class Replay:
         answer: dict[str, Any] = self.answers[operation]
         return answer
 
+    def recall(self, arn: str) -> dict[str, Any] | None:
+        return None  # nothing kept across processes
+
+    def keep(self, arn: str, answer: dict[str, Any]) -> None:
+        pass
+
     async def pages(
         self, service: str, operation: str, token_in: str, token_out: str, /, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
@@ -96,12 +102,6 @@ class Replay:
         fetch: Callable[[list[str]], Awaitable[Mapping[str, Any]]],
     ) -> dict[str, Any]:
         return dict(await fetch(list(ids)))
-
-    def recall(self, arn: str) -> dict[str, Any] | None:
-        return None
-
-    def keep(self, arn: str, answer: dict[str, Any]) -> None:
-        pass
 
 
 def _scheduled_task(kind: Kind, data: Any) -> Live:
