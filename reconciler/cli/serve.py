@@ -91,9 +91,20 @@ def serve(repo: str | None, branch: str, repo_path: str, directory: Path | None,
             options.events_queue = options.events_queue or server.event_queue()
             click.echo(f"Embedded AWS (moto) at {server.url}; watching {options.directory}; "
                        f"AWS's events on {options.events_queue}")
-            sys.exit(run(options, on_pass=print_pass))
+            _exit(run(options, on_pass=print_pass))
     if not repo and directory is None:
         raise click.UsageError("give --repo URL, --dir PATH, or --local")
-    sys.exit(run(options))
+    _exit(run(options))
 
 
+
+
+def _exit(code: int) -> None:
+    """Leave once the controller has stopped (writes finished, lease released, alerts sent)
+    without waiting for a long poll still parked in a worker thread: an SQS receive holds its
+    thread up to 20 s, and ECS's stop timeout would kill the task anyway."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -55,6 +55,8 @@ class Settings:
     verify_interval: float = 24 * 3600.0
     # after a pass that wrote, look again this soon: what was written has a health to read
     recheck_after_write: float = 10.0
+    # on SIGTERM, how long the alerts still queued may take to leave (Slack down: they wait)
+    flush_on_stop: float = 5.0
     # a pass follows a running hook this long at most; then it is looked at again every
     # `hook_poll` seconds by targeted passes (controller.hooks), the loop free meanwhile
     hook_wait: float = 20.0
@@ -417,6 +419,10 @@ class Controller:
             await self._loop()
         finally:
             self._done.set()
+            try:
+                await asyncio.wait_for(self.notifier.flush(), self.settings.flush_on_stop)
+            except TimeoutError:
+                log.warning("notify.unsent_at_stop", queued=len(self.notifier.queue))
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -75,8 +75,19 @@ def looks_random(token: str) -> bool:
     return changes >= 0.3 and _entropy(core) >= 3.8
 
 
+# An ARN names a resource; its ids (a service deployment's, a task's) are random by design.
+_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:[^\s\"',;)\]}]+")
+
+
 def _random_tokens(text: str) -> str:
-    return _TOKEN.sub(lambda m: MASK if looks_random(m.group(0)) else m.group(0), text)
+    def outside_arns(part: str) -> str:
+        return _TOKEN.sub(lambda m: MASK if looks_random(m.group(0)) else m.group(0), part)
+
+    out, at = [], 0
+    for arn in _ARN.finditer(text):
+        out += [outside_arns(text[at:arn.start()]), arn.group(0)]
+        at = arn.end()
+    return "".join([*out, outside_arns(text[at:])])
 
 
 def sensitive_name(name: str) -> bool:
@@ -84,8 +95,8 @@ def sensitive_name(name: str) -> bool:
 
 
 def _mask_scalar(value: Any) -> Any:
-    if isinstance(value, str) and (SENSITIVE_VALUE.search(value) or any(
-            looks_random(m.group(0)) for m in _TOKEN.finditer(value))):
+    if isinstance(value, str) and (SENSITIVE_VALUE.search(value)
+                                   or _random_tokens(value) != value):
         return MASK
     return value
 

@@ -246,3 +246,15 @@ def test_credential_names_environment_items_are_judged_once() -> None:
     assert credential_names(other, "spec.labels") == ["spec.labels[MODE].value"]
     nameless = [{"value": "t", "name2": "TOKEN"}]
     assert credential_names(nameless, "spec.environment") == []
+
+
+def test_arns_with_random_ids_stay_readable_and_a_key_beside_one_does_not() -> None:
+    """A service deployment's or a task's ARN ends in a random id by design: it is a name,
+    not a secret, in free text and as a value; a secret next to it is still masked."""
+    arn = ("arn:aws:ecs:eu-west-1:123456789012:service-deployment/prd/api/"
+           "Xk3pQ9zLm2Rt7Vb8Nw4Yc")
+    assert mask_text(f"deployment {arn}") == f"deployment {arn}"
+    assert mask({"deployment": arn}) == {"deployment": arn}
+    key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert mask_text(f"{arn} {key}") == f"{arn} {MASK}"
+    assert mask({"v": f"{key}"}) == {"v": MASK}
