@@ -169,7 +169,9 @@ async def test_the_controller_follows_a_running_hook_between_passes(
     ecs = boto3.client("ecs", region_name=REGION)
     try:
         with fast_clock(speed=500):
-            await wait_for(lambda: c.aws.calls["ecs:update_service"] == 1, timeout=30)
+            # the call counter moves when a call is issued; the image once AWS has answered
+            await wait_for(lambda: c.aws.calls["ecs:update_service"] == 1
+                           and _image(ecs) == "app:2", timeout=30)
     finally:
         c.stop()
         await asyncio.wait_for(loop, 30)
