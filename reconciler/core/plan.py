@@ -217,9 +217,14 @@ def plan_tree(
 
 
 def plan_prune(owned: list[Live], desired: set[ResourceKey], registry: Registry) -> list[Change]:
-    """Owned live resources that git no longer has: deletes, in reverse creation order."""
+    """Owned live resources that git no longer has: deletes, in reverse creation order. Each
+    live resource gets its comparison form, so a diff shows what a delete removes as it shows
+    what a create makes."""
     deletes = [Change(lv.key, Action.DELETE, [FieldChange((), "exists", ABSENT)], live=lv)
                for lv in owned if lv.key not in desired]
+    for d in deletes:
+        assert d.live is not None
+        registry[d.key.kind].normalize_live(d.live)
     return sorted(deletes, key=lambda c: order_key(c, registry))
 
 
