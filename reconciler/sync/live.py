@@ -116,7 +116,8 @@ async def make_plan(
     """Read what the plan needs, side by side where nothing depends on it, then plan. With
     `verify`, nothing is taken from the inventory's tags on trust: every revision is read.
     With `only`, `manifests` is a targeted subset of `everything` (the whole tree): no
-    orphans are looked for, and a prune deletes only targeted resources git no longer has."""
+    orphans are looked for, and a prune (only when asked) is judged against the whole tree,
+    so what is outside the selection is not taken for deleted."""
     everything = everything if everything is not None else manifests
     targeted = only is not None
     async def account() -> None:
@@ -149,8 +150,6 @@ async def make_plan(
     else:
         owned = await read_owned(aws, config.controller, everything, registry)
     deletes = plan_prune(owned, {m.key for m in everything}, registry)
-    if only is not None:
-        deletes = [d for d in deletes if d.key in only]
     reasons = prune_guard(deletes, owned, config.prune_max_share, registry)
     if reasons and not allow_mass_prune:
         plan.refused = [
