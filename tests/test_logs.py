@@ -181,8 +181,7 @@ def test_serve_logs_each_pass_at_info_and_alerts_reach_a_pipe_at_once(
     finally:
         serve.kill()
 
-    assert alert == ":x: Apply failed for Service/accounting-prd/accounting-api".join(
-        ["[alert] ", ""])
+    assert alert == "[alert] :x: Apply failed for Service/accounting-prd/accounting-api"
     assert done["level"] == "info"
     assert {k: done[k] for k in ("resources", "pending", "failed", "held", "drifted")} == {
         "resources": 1, "pending": 1, "failed": 1, "held": 0, "drifted": 0}

@@ -69,8 +69,8 @@ def test_a_target_plans_that_service_and_only_what_it_needs(examples: Path) -> N
     code, out = cli_json("diff", str(examples), "--target", API)
     assert planned(out) == {("TaskDefinition", "accounting-api", "update"),
                             ("Service", "accounting-api", "update")}
-    _code, whole = cli_json("diff", str(examples), "--target", "Cluster/accounting-prd")
-    assert planned(whole) == {("Cluster", "accounting-prd", "update")}
+    _code, cluster = cli_json("diff", str(examples), "--target", "Cluster/accounting-prd")
+    assert planned(cluster) == {("Cluster", "accounting-prd", "update")}
 
 
 def test_labels_select_and_a_selector_matching_nothing_is_an_error(examples: Path) -> None:
@@ -197,7 +197,8 @@ def test_apply_messages_say_what_happened_once(tmp_path: Path, aws: EmbeddedAws,
     - the failing service is reported once (no second, JSON, line on stderr);
     - the ScalableTarget of that service is skipped, saying why, not sent to AWS to fail
       with "ECS service doesn't exist".
-    Then a replace refused names the field that cannot change in place."""
+    Then a replace refused names the field that cannot change in place, and the service's
+    ScalableTarget waits for it, saying so."""
     repo = tmp_path / "repo"
     root = tree(repo, aws, {**SMALL_TREE, **WORKER})
     git(repo, "init", "-q", "-b", "main")
@@ -218,8 +219,7 @@ def test_apply_messages_say_what_happened_once(tmp_path: Path, aws: EmbeddedAws,
     assert ("ScalableTarget/accounting-prd/accounting-worker: skipped: not applied because "
             "Service/accounting-prd/accounting-worker was not applied") in lines
     failure = "Service/accounting-prd/accounting-worker: failed: "
-    assert [line for line in lines if line.startswith(failure)] == [
-        next(line for line in lines if line.startswith(failure))]
+    assert len([line for line in lines if line.startswith(failure)]) == 1
     assert result.output.count("InvalidGroup.NotFound") == 1
     assert "doesn't exist" not in result.output
     td = ecs.describe_task_definition(taskDefinition="accounting-api", include=["TAGS"])
@@ -227,10 +227,14 @@ def test_apply_messages_say_what_happened_once(tmp_path: Path, aws: EmbeddedAws,
     assert {"key": "reconciler:revision", "value": f"{sha}-dirty"} in td["tags"]
 
     edit(root / "api/service.yaml", "launchType: FARGATE", "launchType: EC2")
+    edit(root / "api/autoscaling.yaml", "maxCapacity: 4", "maxCapacity: 6")
     refused = cli("apply", str(root))
     assert refused.exit_code == 1
+    lines = refused.stdout.splitlines()
     assert ("Service/accounting-prd/accounting-api: skipped: launchType cannot be changed in "
-            "place; re-run with --allow-replace") in refused.stdout.splitlines()
+            "place; re-run with --allow-replace") in lines
+    assert ("ScalableTarget/accounting-prd/accounting-api: skipped: not applied because "
+            "Service/accounting-prd/accounting-api was not applied") in lines
 
 
 def test_ignoring_a_services_task_definition_warns_to_ignore_the_image(tmp_path: Path) -> None:
