@@ -69,11 +69,12 @@ def test_apply_holds_the_lease_while_it_writes_then_lets_go(tmp_path: Path,
                                                             aws: EmbeddedAws) -> None:
     root = estate(tmp_path)
     seen: list[str] = []
+    done = asyncio.Event()
 
     async def controller_tries_meanwhile() -> None:
         """A standby controller: while the CLI's holder is in the item, it cannot take over."""
         ctl = Lease(Aws(), TABLE, "reconciler", "controller-a", 15.0)
-        while not seen or seen[-1] != "done":
+        while not done.is_set():
             item = lease_item()
             if item is not None and "reconciler apply (" in str(item["holder"]):
                 seen.append(str(item["holder"]))
@@ -87,7 +88,7 @@ def test_apply_holds_the_lease_while_it_writes_then_lets_go(tmp_path: Path,
     async def both() -> int:
         watcher = asyncio.create_task(controller_tries_meanwhile())
         code = (await asyncio.to_thread(cli, "apply", str(root), "--lease-table", TABLE)).exit_code
-        seen.append("done")
+        done.set()
         await watcher
         return code
 

@@ -34,9 +34,11 @@ def _mask_event(_logger: Any, _name: str, event: MutableMapping[str, Any]
     return event
 
 
-# A traceback as data, without the frames' local variables (they may hold secrets).
+# A traceback as data, without the frames' local variables (they may hold secrets); on a
+# console as plain text, rendered before masking (rich's renderer would show the locals).
 _TRACEBACKS = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+_TRACEBACK_TEXT = structlog.processors.format_exc_info
 
 
 def configure(level: str = "info", fmt: str = "auto") -> None:
@@ -62,7 +64,7 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *([_TRACEBACKS] if json_lines else []),
+            _TRACEBACKS if json_lines else _TRACEBACK_TEXT,
             _mask_event,
             renderer,
         ],

@@ -234,6 +234,16 @@ def field_lines(c: Change, f: FieldChange) -> list[Line]:
     return [("yellow", f"~ {path}: {_value(old)} → {_value(new)}")]
 
 
+def deleted_lines(c: Change) -> list[Line]:
+    """What a delete removes, as a create shows what it makes: the live resource field by
+    field (its comparison form when the planner made one), nested values as YAML blocks."""
+    if c.live is None:
+        return []
+    doc = c.live.normal if c.live.normal is not None else c.live.spec
+    return [line for k, v in sorted(doc.items()) if v not in (None, "", [], {})
+            for line in _block("-", "red", str(k), mask(v, (k,)))]
+
+
 def where(c: Change) -> str:
     """Where a change comes from and goes to: the manifest's file:line, the live ARN."""
     parts = []
@@ -261,7 +271,7 @@ def _head(c: Change, verdicts: Verdicts | None) -> str:
 
 def _summary(plan: Plan) -> str:
     counts = plan.counts()
-    if not plan.pending:
+    if not plan.pending and not plan.refused:
         text = "No changes: AWS matches git."
     else:
         text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
@@ -285,7 +295,10 @@ def plan_text(plan: Plan, colour: bool = False, verdicts: Verdicts | None = None
         place = where(c)
         if place:
             lines.append(_style(f"{INDENT}# {place}", None, colour))
-        if c.action in (Action.DELETE, Action.RUN):
+        if c.action is Action.DELETE:
+            lines.extend(_style(INDENT + text, hue, colour) for hue, text in deleted_lines(c))
+            continue
+        if c.action is Action.RUN:
             continue
         for f in c.fields:
             lines.extend(_style(INDENT + text, hue, colour) for hue, text in field_lines(c, f))
@@ -329,7 +342,7 @@ def plan_markdown(plan: Plan, verdicts: Verdicts | None = None, why: Why | None 
            (f"**{counts['create']}** to create, **{counts['update']}** to update, "
             f"**{counts['replace']}** to replace, **{counts['delete']}** to delete"
             f"{_runs(plan, bold=True)}."
-            if plan.pending else "No changes: AWS matches git.")]
+            if plan.pending or plan.refused else "No changes: AWS matches git.")]
     if plan.refused:
         out += ["", "> :no_entry: **Prune refused: nothing will be applied.**"]
         out += [f"> - {r}" for r in plan.refused]
@@ -361,6 +374,6 @@ def plan_markdown(plan: Plan, verdicts: Verdicts | None = None, why: Why | None 
             out.extend("!" + text[1:] if text.startswith("~") else text
                        for _hue, text in field_lines(c, f))
         if c.action is Action.DELETE:
-            out.append(f"- {c.key}")
+            out.extend(text for _hue, text in deleted_lines(c) or [(None, f"- {c.key}")])
         out += ["```", "</details>"]
     return "\n".join(out) + "\n"

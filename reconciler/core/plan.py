@@ -164,9 +164,20 @@ def plan_resource(
     return change
 
 
+CLUSTER_KIND = "Cluster"  # what a manifest's `metadata.cluster` names
+
+
+def depends_on(m: Manifest, registry: Registry) -> list[ResourceKey]:
+    """What a manifest needs to exist before it: what its spec references, and its cluster."""
+    keys = [r.key for r in registry[m.kind].references(m)]
+    if m.cluster:
+        keys.append(ResourceKey(CLUSTER_KIND, m.cluster))
+    return keys
+
+
 def with_dependencies(manifests: list[Manifest], targets: set[ResourceKey],
                       registry: Registry) -> list[Manifest]:
-    """The targeted manifests and everything they reference, transitively (a Service's task
+    """The targeted manifests and everything they depend on, transitively (a Service's task
     definition must be planned for its reference to resolve), in their original order."""
     by_key = {m.key: m for m in manifests}
     chosen: set[ResourceKey] = set()
@@ -176,9 +187,41 @@ def with_dependencies(manifests: list[Manifest], targets: set[ResourceKey],
         if key in chosen:
             continue
         chosen.add(key)
-        todo.extend(r.key for r in registry[by_key[key].kind].references(by_key[key])
-                    if r.key in by_key)
+        todo.extend(k for k in depends_on(by_key[key], registry) if k in by_key)
     return [m for m in manifests if m.key in chosen]
+
+
+def _needed(dependency: Change, registry: Registry) -> bool:
+    """Whether a target needs this change of what it depends on: the dependency does not
+    exist yet, or its change gives its dependents something new to point at (a task
+    definition's next revision, a replaced fleet's new id)."""
+    if dependency.action is Action.CREATE:
+        return True
+    if dependency.action not in (Action.UPDATE, Action.REPLACE):
+        return False
+    kind = registry[dependency.key.kind]
+    return kind.published(dependency.action, dependency.live) != kind.published(
+        Action.NOOP, dependency.live)
+
+
+def targeted(changes: list[Change], targets: set[ResourceKey], registry: Registry
+             ) -> list[Change]:
+    """A targeted plan: the targets, and their dependencies only where needed. An existing
+    cluster that differs from git is not a service's business (an untargeted pass has it);
+    deletes (an explicit --prune) stay."""
+    by_key = {c.key: c for c in changes}
+    keep: set[ResourceKey] = set()
+    todo = [k for k in targets if k in by_key]
+    while todo:
+        key = todo.pop()
+        if key in keep:
+            continue
+        keep.add(key)
+        m = by_key[key].manifest
+        if m is not None:
+            todo.extend(k for k in depends_on(m, registry)
+                        if k in by_key and _needed(by_key[k], registry))
+    return [c for c in changes if c.key in keep or c.action is Action.DELETE]
 
 
 def order_key(change: Change, registry: Registry) -> tuple[int, int, str]:
@@ -224,9 +267,14 @@ def plan_tree(
 
 
 def plan_prune(owned: list[Live], desired: set[ResourceKey], registry: Registry) -> list[Change]:
-    """Owned live resources that git no longer has: deletes, in reverse creation order."""
+    """Owned live resources that git no longer has: deletes, in reverse creation order. Each
+    live resource gets its comparison form, so a diff shows what a delete removes as it shows
+    what a create makes."""
     deletes = [Change(lv.key, Action.DELETE, [FieldChange((), "exists", ABSENT)], live=lv)
                for lv in owned if lv.key not in desired]
+    for d in deletes:
+        assert d.live is not None
+        registry[d.key.kind].normalize_live(d.live)
     return sorted(deletes, key=lambda c: order_key(c, registry))
 
 
@@ -252,9 +300,11 @@ def prune_guard(deletes: list[Change], owned: list[Live], max_share: float,
 
 
 __all__ = [
+    "CLUSTER_KIND",
     "Change",
     "IgnoredField",
     "Plan",
+    "depends_on",
     "desired_hash",
     "hash_of",
     "ignore_rules",
@@ -265,5 +315,6 @@ __all__ = [
     "plan_tree",
     "prune_guard",
     "resolve_refs",
+    "targeted",
     "with_dependencies",
 ]

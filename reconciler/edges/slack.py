@@ -57,10 +57,11 @@ class Sink(Protocol):
 
 
 class TerminalSink:
-    """For the local default without Slack: print the alert."""
+    """Without Slack: print the alert on stdout, flushed at once (a pipe, a file, systemd),
+    so stderr stays the log's, JSON on every line."""
 
     def __init__(self, write: Callable[[str], Any] | None = None) -> None:
-        self._write = write or (lambda s: print(s, file=sys.stderr, flush=True))
+        self._write = write or (lambda s: print(s, file=sys.stdout, flush=True))
 
     async def send(self, alert: Alert) -> None:
         self._write(f"[alert] {alert.text}")

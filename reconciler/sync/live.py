@@ -119,9 +119,10 @@ async def make_plan(
     """Read what the plan needs, side by side where nothing depends on it, then plan. With
     `verify`, nothing is taken from the inventory's tags on trust: every revision is read.
     With `only`, `manifests` is a targeted subset of `everything` (the whole tree): no
-    orphans are looked for, a prune deletes only targeted resources git no longer has, and
-    the inventory is read only for many resources: its pages list the whole estate, while a
-    few (an event named them) cost less read each by its own describe."""
+    orphans are looked for, a prune (only when asked) is judged against the whole tree, so
+    what is outside the selection is not taken for deleted, and the inventory is read only
+    for many resources: its pages list the whole estate, while a few (an event named them)
+    cost less read each by its own describe."""
     everything = everything if everything is not None else manifests
     targeted = only is not None
     async def account() -> None:
@@ -157,8 +158,6 @@ async def make_plan(
     else:
         owned = await read_owned(aws, config.controller, everything, registry)
     deletes = plan_prune(owned, {m.key for m in everything}, registry)
-    if only is not None:
-        deletes = [d for d in deletes if d.key in only]
     reasons = prune_guard(deletes, owned, config.prune_max_share, registry)
     if reasons and not allow_mass_prune:
         plan.refused = [

@@ -17,7 +17,7 @@ from reconciler.core.hooks import plan_hooks, resolve_gates
 from reconciler.core.kind import Context, Registry
 from reconciler.core.load import Tree
 from reconciler.core.manifest import Manifest, ResourceKey
-from reconciler.core.plan import Change, Plan, with_dependencies
+from reconciler.core.plan import Change, Plan, targeted, with_dependencies
 from reconciler.core.policy import Trigger, Verdict, hold_for_hooks, select
 from reconciler.core.ports import AwsApi
 from reconciler.core.vocab import Decision, Hold
@@ -70,8 +70,8 @@ class Options:
     allow_mass_prune: bool = False
     allow_replace: bool = False
     verify: bool = False  # read every revision instead of trusting its desired-hash tag
-    # a targeted pass: only these resources (and what they reference) are read and planned;
-    # nothing is pruned and no orphan is looked for
+    # a targeted pass: only these resources (and what they need: core.plan.targeted) are
+    # read and planned; nothing is pruned unless asked, and no orphan is looked for
     only: set[ResourceKey] | None = None
     retry_at: Mapping[ResourceKey, float] | None = None
     now: float = 0.0
@@ -129,6 +129,8 @@ async def run(tree: Tree, aws: AwsApi, options: Options | None = None,
     plan = await make_plan(aws, manifests, tree.config, ctx, registry, prune=prune,
                            allow_mass_prune=o.allow_mass_prune, verify=o.verify, only=only,
                            everything=tree.manifests)
+    if only is not None:
+        plan.changes = targeted(plan.changes, only, registry)
     plan_hooks(plan.changes, tree.manifests, registry)
     reverted = reverted_by_aws(plan, registry)
     verdicts = select(plan, o.trigger, tree.config, retry_at=o.retry_at, now=o.now,
