@@ -42,3 +42,13 @@ def test_an_auto_environment_variable_reaches_the_command() -> None:
                                 env={"RECONCILER_VALIDATE_OUTPUT": "json"})
     assert result.exit_code == 1
     assert result.stdout.lstrip().startswith("{") or result.stderr.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("args", [["diff", "--prnue"], ["diff", "--output", "yaml"], ["nope"],
+                                  ["rollout"], ["rollout", "status", "--timeout"]])
+def test_a_command_line_that_cannot_be_parsed_is_an_error_not_changes(args: list[str]) -> None:
+    """2 is 'changes' to a pipeline running `diff` (and 'still moving' to `rollout status`):
+    a typo must read as an error."""
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "Usage:" in result.output or "Error:" in result.output

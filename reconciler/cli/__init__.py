@@ -2,10 +2,13 @@
 command), each an option set and one function; this module is the group that holds them.
 
 Exit codes follow `terraform plan -detailed-exitcode`: 0 in sync / success, 2 changes present
-(diff), 1 error (invalid input, failed or refused apply).
+(diff), 1 error (invalid input, failed or refused apply, and a command line click cannot
+parse: its usual 2 would read as "changes" to a pipeline).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -25,7 +28,31 @@ from reconciler.cli import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"],
+class UsageError(click.UsageError):
+    exit_code = 1
+
+
+class Group(click.Group):
+    """click's group, with usage errors exiting 1 (an error), not click's 2 (changes here)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _error(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _error(exc) from None
+
+
+def _error(exc: click.UsageError) -> UsageError:
+    return exc if isinstance(exc, UsageError) else UsageError(exc.format_message(), exc.ctx)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
                                 "auto_envvar_prefix": "RECONCILER", "show_default": True})
 @click.option("--log-level", envvar="RECONCILER_LOG_LEVEL", default=None,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
