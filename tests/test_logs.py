@@ -83,6 +83,7 @@ def test_every_stderr_line_is_json_botocores_included(aws: EmbeddedAws) -> None:
     assert console.returncode == 2
     shown = [line for line in console.stderr.splitlines() if "user_agent_appid" in line]
     assert shown and "botocore.args" in shown[0]
+    assert "\x1b[" not in console.stderr  # a pipe is not a terminal: no colour codes
     for line in console.stderr.splitlines():
         with pytest.raises(ValueError):
             json.loads(line)

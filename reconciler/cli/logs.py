@@ -6,6 +6,7 @@ exception is a structured field with its traceback, never a bare `exc_info: true
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -47,7 +48,8 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     number = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: Any = (structlog.processors.JSONRenderer() if json_lines
-                     else structlog.dev.ConsoleRenderer())
+                     else structlog.dev.ConsoleRenderer(
+                         colors=sys.stderr.isatty() and "NO_COLOR" not in os.environ))
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
