@@ -230,7 +230,7 @@ def test_the_rules_match_the_writes_read_here_and_nothing_else() -> None:
     patterns = [EventPattern.load(json.dumps(p)) for p in rule_patterns().values()]
 
     def matched(event: dict[str, Any]) -> bool:
-        return any(p.matches_event(event) for p in patterns)  # type: ignore[arg-type]
+        return any(p.matches_event(event) for p in patterns)
 
     for name in CASES:
         assert matched(fixture(name)), name
