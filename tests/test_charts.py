@@ -132,6 +132,22 @@ spec:
     assert cli("validate", str(repo / "manifests")).exit_code == 0
 
 
+def test_a_chart_whose_schema_is_not_a_schema_is_an_error_at_each_release(repo: Path) -> None:
+    """The metaschema check is remembered per schema text: a broken schema is still reported
+    for every Release of the chart, and mended, it is read anew."""
+    schema = repo / "charts" / "web-service" / "values.schema.json"
+    good = schema.read_text()
+    schema.write_text(json.dumps({"type": "no-such-type"}))
+    first = cli("validate", str(repo / "manifests"))
+    assert first.exit_code == 1
+    assert "chart web-service: values.schema.json is not a valid schema: 'no-such-type' is not" \
+        in first.output
+    again = cli("validate", str(repo / "manifests"))
+    assert again.exit_code == 1 and again.output == first.output
+    schema.write_text(good)
+    assert cli("validate", str(repo / "manifests")).exit_code == 0
+
+
 def test_examples_apply_then_a_new_environment_is_one_file(aws: EmbeddedAws, repo: Path) -> None:
     """The example repository applies and then diffs empty; a new environment is one more
     file: diff lists its cluster and services, and apply converges."""

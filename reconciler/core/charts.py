@@ -12,6 +12,7 @@ Pure apart from reading the chart's files.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,18 @@ def find_chart(ref: str, release_dir: Path, boundary: Path) -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _schema_problem(text: str) -> str | None:
+    """Why a values schema is not one (its first line), or None. Checked once per distinct
+    text: checking a schema against the metaschema cost more than validating each Release's
+    values, and every Release of a chart, in every pass, reads the same file."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(text))
+    except (ValueError, jsonschema.SchemaError) as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
 def load_chart(path: Path, boundary: Path, display: Any
                ) -> tuple[Chart | None, list[LoadError | str]]:
     """A chart's defaults, schema and templates folder; problems as located errors (a file's
@@ -95,12 +108,12 @@ def load_chart(path: Path, boundary: Path, display: Any
         if isinstance(text, LoadError):
             problems.append(text)
         else:
-            try:
-                chart.schema = json.loads(text)
-                jsonschema.Draft202012Validator.check_schema(chart.schema)
-            except (ValueError, jsonschema.SchemaError) as exc:
+            problem = _schema_problem(text)
+            if problem is not None:
                 problems.append(f"chart {chart.name}: values.schema.json is not a valid "
-                                f"schema: {str(exc).splitlines()[0]}")
+                                f"schema: {problem}")
+            else:
+                chart.schema = json.loads(text)
     if not (path / "templates").is_dir():
         problems.append(f"chart {chart.name}: has no templates/ folder")
     return (None if problems else chart), problems
