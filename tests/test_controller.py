@@ -379,3 +379,30 @@ def test_slack_url_from_secrets_manager(aws: EmbeddedAws, slack: SlackReceiver) 
     assert isinstance(sink, WebhookSink)
     asyncio.run(sink.send(Alert("x", "via secret")))
     assert slack.texts() == ["via secret"]
+
+
+async def test_a_replace_not_allowed_is_alerted_as_not_applied_not_failed(
+    remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
+) -> None:
+    """A change the controller holds back (launchType cannot change in place, replace not
+    allowed) was never tried: one alert saying it is not applied and why, no "Apply failed";
+    what depends on it is held with it."""
+    bare, work = remote
+    controller = make_controller(bare, tmp_path, slack)
+    await controller.run_pass(fetch=True)
+    path = work / "manifests/apps/api/service.yaml"
+    path.write_text(path.read_text().replace("launchType: FARGATE", "launchType: EC2"))
+    push(work, "api on EC2")
+    report = await controller.run_pass(fetch=True)
+    results = {str(o.change.key): o.result for o in report.applied.outcomes}  # type: ignore[union-attr]
+    assert results["Service/accounting-prd/accounting-api"] == "skipped"
+    await controller.run_pass(fetch=False)  # said once
+    await deliver(controller)
+    texts = slack.texts()
+    assert not [t for t in texts if "Apply failed" in t]
+    [held] = [t for t in texts if "Not applied: Service/accounting-prd/accounting-api" in t]
+    assert held.startswith(":warning: Not applied: Service/accounting-prd/accounting-api\n")
+    assert "launchType cannot be changed in place; re-run with --allow-replace" in held
+    assert boto3.client("ecs", region_name=REGION).describe_services(
+        cluster="accounting-prd", services=["accounting-api"])["services"][0][
+        "launchType"] == "FARGATE"

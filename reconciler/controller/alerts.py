@@ -84,8 +84,13 @@ class OnceEach:
         return self.sent.pop(key, None) is not None
 
 
-def failure_alert(key: ResourceKey, error: str) -> Alert:
-    """One line per line of the error (a hook's says why, where the logs are, what next)."""
+def failure_alert(key: ResourceKey, error: str, skipped: bool = False) -> Alert:
+    """One line per line of the error (a hook's says why, where the logs are, what next).
+    A change held back (a replace not allowed, what it references not applied) was never
+    tried: it is "not applied", not "failed", and its line says what would let it go."""
+    if skipped:
+        return Alert("apply_skipped", f":warning: Not applied: {key}",
+                     tuple(error.splitlines()), f"failed:{key}")
     return Alert("apply_failed", f":x: Apply failed for {key}", tuple(error.splitlines()),
                  f"failed:{key}")
 

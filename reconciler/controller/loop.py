@@ -30,7 +30,7 @@ from reconciler.core.kind import Live
 from reconciler.core.load import Tree
 from reconciler.core.manifest import ResourceKey
 from reconciler.core.policy import Trigger, candidates, self_heal
-from reconciler.core.vocab import Health
+from reconciler.core.vocab import Health, Result
 from reconciler.edges.git import GitError, Revision, Source
 from reconciler.edges.slack import Alert, Notifier
 from reconciler.kinds import REGISTRY, load_tree
@@ -373,7 +373,8 @@ class Controller:
         for o in applied.outcomes:
             if not o.result.ok:
                 if self._failures.first(o.change.key, o.error):
-                    self._alert(alerts.failure_alert(o.change.key, o.error))
+                    self._alert(alerts.failure_alert(o.change.key, o.error,
+                                                     skipped=o.result is Result.SKIPPED))
             else:
                 self._failures.clear(o.change.key)
         told = {k for ext in self.extensions for k in getattr(ext, "health_kinds", ())}
