@@ -198,11 +198,29 @@ def _lines_changed(path: str, old: Any, new: Any) -> list[Line]:
     return out
 
 
+def _described(doc: Any, path: tuple[Any, ...]) -> Any:
+    """The value AWS's describe shows at a comparison path (list items by index or by their
+    `name`), or None where it shows none."""
+    for p in path:
+        if isinstance(doc, dict):
+            doc = doc.get(p)
+        elif isinstance(doc, list):
+            if isinstance(p, int):
+                doc = doc[p] if 0 <= p < len(doc) else None
+            else:
+                doc = next((x for x in doc if isinstance(x, dict) and x.get("name") == p), None)
+        else:
+            return None
+        if doc is None:
+            return None
+    return doc
+
+
 def _live_default(c: Change, f: FieldChange) -> str:
     """What AWS has where git sets a field AWS holds at its default: the live value when the
     describe shows it, noted as AWS's default."""
-    if c.live is not None and len(f.path) == 1 and f.path[0] in c.live.spec:
-        raw = c.live.spec[f.path[0]]
+    if c.live is not None:
+        raw = _described(c.live.spec, f.path)
         if raw not in (None, [], {}):
             return f"{_value(mask(raw, f.path))} (AWS default)"
     return "(AWS default)"
@@ -215,7 +233,7 @@ def field_lines(c: Change, f: FieldChange) -> list[Line]:
     if c.action is Action.CREATE:
         return _block("+", "green", path, new)
     top = len(f.path) == 1
-    if f.op == "add" and not top:
+    if f.op == "add" and not top and _live_default(c, f) == "(AWS default)":
         return _block("+", "green", path, new)
     if f.op == "remove" and not top:
         return _block("-", "red", path, old)

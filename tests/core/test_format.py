@@ -170,6 +170,31 @@ def test_the_live_value_is_shown_beside_aws_default_not_instead_of_it() -> None:
     ]
 
 
+def test_a_nested_field_at_aws_default_shows_what_aws_describes() -> None:
+    """The same below the top: DescribeServices shows the circuit breaker off (its default)
+    and git turns it on; the line says what AWS has, then git's block. Where AWS shows
+    nothing, the field is simply added."""
+    described = {"desiredCount": 2, "deploymentConfiguration": {
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        "maximumPercent": 150, "minimumHealthyPercent": 100}}
+    change = service_change({"desiredCount": 2, "deploymentConfiguration": {
+        "maximumPercent": 150, "deploymentCircuitBreaker": {"enable": True, "rollback": False}}},
+        described)
+    assert field_lines(plan_text(Plan([change]))) == [
+        '~ deploymentConfiguration.deploymentCircuitBreaker: {"enable": false, "rollback": false}'
+        " (AWS default) →",
+        "+     enable: true",
+    ]
+    del described["deploymentConfiguration"]["deploymentCircuitBreaker"]  # type: ignore[attr-defined]
+    change = service_change({"desiredCount": 2, "deploymentConfiguration": {
+        "maximumPercent": 150, "deploymentCircuitBreaker": {"enable": True, "rollback": False}}},
+        described)
+    assert field_lines(plan_text(Plan([change]))) == [
+        "+ deploymentConfiguration.deploymentCircuitBreaker:",
+        "+     enable: true",
+    ]
+
+
 def test_the_header_names_the_manifest_file_line_and_the_live_arn() -> None:
     spec = realistic_task_definition()
     change = td_change(edited(spec, log_level("debug")), spec)
