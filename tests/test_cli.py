@@ -259,6 +259,29 @@ def test_existing_unowned_resource_is_adopted_not_changed(examples: Path, ecs: A
     assert out["adopt"] == []
 
 
+def test_an_unowned_resource_that_differs_is_configured_and_owned(examples: Path,
+                                                                  ecs: Any) -> None:
+    """Made by hand with Container Insights off: apply changes that field and takes it over
+    in the same write; the result says what happened to the resource (configured), not only
+    that it is owned now."""
+    ecs.create_cluster(clusterName="accounting-prd",
+                       capacityProviders=["FARGATE", "FARGATE_SPOT"],
+                       defaultCapacityProviderStrategy=[
+                           {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                           {"capacityProvider": "FARGATE_SPOT", "weight": 3}],
+                       settings=[{"name": "containerInsights", "value": "disabled"}],
+                       tags=[{"key": "team", "value": "accounting"}, {"key": "env", "value": "prd"}])
+    result = cli("apply", str(examples), "--output", "json")
+    applied = {(a["kind"], a["name"]): a["result"] for a in json.loads(result.output)["applied"]}
+    assert applied[("Cluster", "accounting-prd")] == "configured"
+    cluster = ecs.describe_clusters(clusters=["accounting-prd"], include=["TAGS", "SETTINGS"])[
+        "clusters"][0]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    assert {"key": "reconciler:managed-by", "value": "accounting-reconciler"} in cluster["tags"]
+    code, out = cli_json("diff", str(examples))
+    assert code == 0 and out["adopt"] == [] and out["changes"] == []
+
+
 def test_resource_owned_by_another_controller_is_left_alone(examples: Path, ecs: Any) -> None:
     """A cluster tagged as another controller's makes apply exit 1, saying so, and keeps its
     tags untouched."""

@@ -158,9 +158,9 @@ async def _run_one(
     arn = await kind.update(aws, fresh.key, desired, fresh.live, changed, ctx)
     ctx.refs[fresh.key] = arn
     await kind.add_tags(aws, arn, _bookkeeping(fresh, ctx, kind, fresh.adopt))
-    # a write that made a new object (a task definition revision) adopted nothing
-    adopted = fresh.adopt and arn == fresh.live.arn
-    return Outcome(fresh, Result.ADOPTED if adopted else Result.CONFIGURED, arn=arn)
+    # fields changed: configured, even where the same write took ownership (adoption alone,
+    # tags and nothing else, is the NOOP path above)
+    return Outcome(fresh, Result.CONFIGURED, arn=arn)
 
 
 async def apply_plan(
