@@ -7,6 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import main
+from reconciler.embedded import EmbeddedAws
+from tests.conftest import EXAMPLES, cli
 
 
 def options() -> list[tuple[str, click.Option]]:
@@ -52,3 +54,38 @@ def test_a_command_line_that_cannot_be_parsed_is_an_error_not_changes(args: list
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output
     assert "Usage:" in result.output or "Error:" in result.output
+
+
+def test_an_option_with_a_shared_variable_also_reads_the_commands_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """RECONCILER_TARGET and RECONCILER_DIFF_TARGET both reach `diff --target`; the
+    command's own wins. Every option of every command (and of `rollout status|wait`)."""
+    def every(command: click.Command, prefix: str) -> list[tuple[str, click.Command,
+                                                               click.Option]]:
+        found = [(prefix, command, p) for p in command.params
+                 if isinstance(p, click.Option) and p.name not in ("help", "version")]
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                found += every(sub, f"{prefix}_{name.upper()}")
+        return found
+
+    assert isinstance(main, click.Group)
+    checked = 0
+    for name, command in main.commands.items():
+        for prefix, cmd, p in every(command, f"RECONCILER_{name.upper()}"):
+            flag = next(o[2:] for o in p.opts if o.startswith("--"))
+            variable = f"{prefix}_{flag.upper().replace('-', '_')}"
+            ctx = click.Context(cmd, auto_envvar_prefix=prefix)
+            monkeypatch.setenv(variable, "the-commands-own")
+            assert p.resolve_envvar_value(ctx) == "the-commands-own", (variable, p.opts)
+            monkeypatch.delenv(variable)
+            checked += 1
+    assert checked > 50
+
+
+def test_the_commands_own_variable_reaches_the_command(aws: EmbeddedAws,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECONCILER_DIFF_TARGET", "Service/accounting-prd/nope")
+    result = cli("diff", str(EXAMPLES))
+    assert result.exit_code == 1
+    assert "Service/accounting-prd/nope" in result.output

@@ -77,4 +77,25 @@ for command in (validate.validate, render.render, diff.diff, apply.apply, run.ru
                 serve.serve, import_.import_, schema.schema, runs.runs, rollout.rollout):
     main.add_command(command)
 
+
+def _command_envvars(command: click.Command, prefix: str) -> None:
+    """Every option is read from RECONCILER_<COMMAND>_<FLAG> (RECONCILER_DIFF_TARGET for
+    `diff --target`, RECONCILER_SERVE_DIR for `serve --dir`), as the help says: click's own
+    rule names the Python parameter instead (…_TARGETS, …_DIRECTORY), and skips an option
+    with a shared name (RECONCILER_TARGET), which still works after the command's own."""
+    for p in command.params:
+        if isinstance(p, click.Option) and p.name and p.name not in ("help", "version"):
+            flag = next((o[2:] for o in p.opts if o.startswith("--")), p.name)
+            own = [f"{prefix}_{n.upper().replace('-', '_')}" for n in dict.fromkeys((flag, p.name))]
+            shared = [] if not p.envvar else [p.envvar] if isinstance(p.envvar, str) \
+                else list(p.envvar)
+            p.envvar = [*(n for n in own if n not in shared), *shared]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            _command_envvars(sub, f"{prefix}_{name.upper().replace('-', '_')}")
+
+
+for _name, _command in main.commands.items():
+    _command_envvars(_command, f"RECONCILER_{_name.upper().replace('-', '_')}")
+
 __all__ = ["main"]
