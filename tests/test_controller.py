@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import time
 import urllib.error
@@ -178,8 +179,15 @@ async def test_health_ready_metrics_status(served: tuple[Controller, int, Path])
                    "reconciler_drift_resources", "reconciler_aws_api_calls_total",
                    "reconciler_last_applied_revision_info",
                    "reconciler_last_applied_timestamp_seconds",
-                   "reconciler_aws_paced_seconds_total"):
+                   "reconciler_aws_paced_seconds_total",
+                   'reconciler_resource_health{health="Healthy"}',
+                   'reconciler_resource_health{health="Degraded"} 0.0'):
         assert metric in text, metric
+    healthy = {h: float(v) for h, v in re.findall(
+        r'^reconciler_resource_health\{health="(\w+)"\} (\S+)$', text, re.M)}
+    synced = {st: float(v) for st, v in re.findall(
+        r'^reconciler_resources\{state="(\w+)"\} (\S+)$', text, re.M)}
+    assert sum(healthy.values()) == sum(synced.values()) == len(controller.statuses)
     assert 'operation="ecs:describe_services"' in text
     status, body = await asyncio.to_thread(http, f"{base}/status")
     data = json.loads(body)

@@ -59,6 +59,7 @@ async def test_failed_and_missed_runs_alerted_once_retried_once_across_a_restart
     await first.run_pass(trigger="fetch")
     await dog.check(first)  # the rules the pass created are read, and their watch begins
     assert set(dog.watched) == {"report", "close", "paused"}
+    assert "# TYPE reconciler_scheduled_runs_total counter" in first.metrics.render().decode()
     one_am = next_one_am()
     sim.unavailable("FARGATE_SPOT")
     try:

@@ -9,7 +9,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from reconciler.aws.client import Aws
-from reconciler.core.vocab import State
+from reconciler.core.vocab import Health, State
 
 
 class Metrics:
@@ -20,6 +20,8 @@ class Metrics:
                                        "Duration of a reconcile pass", ["trigger"], registry=r)
         self.resources = Gauge("reconciler_resources", "Resources by sync state", ["state"],
                                registry=r)
+        self.health = Gauge("reconciler_resource_health", "Resources by health",
+                            ["health"], registry=r)
         self.drift = Gauge("reconciler_drift_resources", "Resources drifted and not healed",
                            registry=r)
         self.api_calls = Counter("reconciler_aws_api_calls", "AWS API calls", ["operation"],
@@ -75,9 +77,13 @@ class Metrics:
             self._seen_paced = aws.pacer.waited
 
     def observe_statuses(self, statuses: Iterable[Any], drifted: int) -> None:
+        statuses = list(statuses)
         counts = Tally(str(s.state) for s in statuses)
         for state in State:
             self.resources.labels(str(state)).set(counts.get(str(state), 0))
+        healths = Tally(str(s.health) for s in statuses if s.health is not None)
+        for health in Health:
+            self.health.labels(str(health)).set(healths.get(str(health), 0))
         self.drift.set(max(drifted, 0))
 
     def set_applied(self, revision: str, at: float) -> None:

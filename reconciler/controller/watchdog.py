@@ -149,6 +149,7 @@ class Watchdog:
 
     async def check(self, controller: Controller) -> None:
         """Look at every watched schedule once: verdicts, retries, memory, alerts."""
+        self._registered(controller)  # on /metrics before the first verdict
         async with self._lock:
             if self._stale:
                 await self._reread(controller)
@@ -203,6 +204,13 @@ class Watchdog:
             controller.alert(schedule_alert(w, note, started.get(note.run.expected), logs))
 
     def _count(self, controller: Controller, schedule: str, what: str) -> None:
+        runs, retries = self._registered(controller)
+        if what == "retry":
+            retries.labels(schedule).inc()
+        else:
+            runs.labels(schedule, what).inc()
+
+    def _registered(self, controller: Controller) -> tuple[Counter, Counter]:
         if self._metrics is None:
             registry = controller.metrics.registry
             self._metrics = (
@@ -211,11 +219,7 @@ class Watchdog:
                         registry=registry),
                 Counter("reconciler_scheduled_retries", "Runs re-run on the fallback capacity",
                         ["schedule"], registry=registry))
-        runs, retries = self._metrics
-        if what == "retry":
-            retries.labels(schedule).inc()
-        else:
-            runs.labels(schedule, what).inc()
+        return self._metrics
 
 
 def schedule_alert(w: Watched, note: Note, started: tuple[int, str | None, str] | None,
