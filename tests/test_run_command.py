@@ -36,6 +36,14 @@ def test_run_exits_with_the_containers_exit_code(aws: EmbeddedAws, tmp_path: Pat
                                                               include=["TAGS"])
     assert task["tasks"][0]["launchType"] == "FARGATE"
     assert {t["key"]: t["value"] for t in task["tasks"][0]["tags"]}["reconciler:job"] == "app"
+    with fast_clock():
+        patient = cli("run", "app", str(root), "--timeout", "30m", *FAST)  # a duration
+        assert patient.exit_code == 0, patient.output
+    # the embedded clock at its own pace: the task is still provisioning after one second
+    slow = cli("run", "app", str(root), "--timeout", "1s", *FAST)
+    assert slow.exit_code == 124, slow.output
+    assert "still running after 1 s: arn:aws:ecs:" in slow.output
+    assert cli("run", "app", str(root), "--timeout", "soon").exit_code == 1
     unknown = cli("run", "nothing", str(root))
     assert unknown.exit_code == 1 and "no Job and no TaskDefinition is named nothing" in \
         unknown.output

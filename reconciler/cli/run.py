@@ -26,6 +26,7 @@ from reconciler.cli.common import (
     path_argument,
     run_async,
 )
+from reconciler.cli.rollout import seconds
 
 EXIT_TIMEOUT = 124
 
@@ -54,8 +55,10 @@ def _env(values: tuple[str, ...]) -> dict[str, str]:
               help="An environment variable for the container (repeatable).")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Follow the task until it stops, or only print its ARN.")
-@click.option("--timeout", type=float, default=None,
-              help="Seconds to follow it (default: the Job's timeoutSeconds, else 1800).")
+@click.option("--timeout", default=None,
+              callback=lambda _ctx, _p, value: None if value is None else seconds(value),
+              help="How long to follow it (90s, 10m, 1h; default: the Job's timeoutSeconds, "
+                   "else 30m): exit 124.")
 @click.option("--poll", type=float, default=5.0, show_default=True, hidden=True,
               help="Seconds between looks at the task.")
 @aws_options
