@@ -48,3 +48,20 @@ def test_run_exits_with_the_containers_exit_code(aws: EmbeddedAws, tmp_path: Pat
     assert unknown.exit_code == 1 and "no Job and no TaskDefinition is named nothing" in \
         unknown.output
     assert cli("diff", str(root)).exit_code == 0  # running by hand is not a hook's run
+
+
+def test_a_batch_definition_runs_networked_like_its_schedule() -> None:
+    """No Service runs the ledger sync's definition; its ScheduledTask's target says where
+    and how (EventBridge's EcsParameters name the fields as RunTask does)."""
+    from reconciler.kinds import load_tree
+    from reconciler.sync.oneoff import find
+    from tests.conftest import MANIFESTS
+
+    tree = load_tree(MANIFESTS, region=REGION)
+    job, notes = find(tree.manifests, "accounting-ledger-sync", None)
+    assert job.cluster == "accounting-prd"
+    assert job.spec["launchType"] == "FARGATE"
+    assert job.spec["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"] == [
+        "sg-0a1b2c3d4e5f60002"]
+    assert notes == ["networked and placed like ScheduledTask/accounting-prd/"
+                     "accounting-ledger-sync (no Service runs it)"]

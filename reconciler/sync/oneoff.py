@@ -20,7 +20,7 @@ from reconciler.core.vocab import Action
 from reconciler.kinds import REGISTRY
 from reconciler.sync.run import Options, run
 
-JOB, TASK_DEFINITION, SERVICE = "Job", "TaskDefinition", "Service"
+JOB, TASK_DEFINITION, SERVICE, SCHEDULED = "Job", "TaskDefinition", "Service", "ScheduledTask"
 # What a task started for a task definition takes from the Service that runs it.
 FROM_SERVICE = ("networkConfiguration", "launchType", "capacityProviderStrategy",
                 "platformVersion", "placementConstraints", "placementStrategy",
@@ -67,10 +67,24 @@ def find(manifests: Sequence[Manifest], name: str, cluster: str | None,
     td = next((m for m in manifests if m.kind == TASK_DEFINITION and m.name == name), None)
     if td is None:
         raise RunError(f"no Job and no TaskDefinition is named {name}")
-    services = sorted((m for m in manifests if m.kind == SERVICE and (
-        cluster is None or m.cluster == cluster) and any(
-        r.key == td.key for r in registry[SERVICE].references(m))), key=lambda m: str(m.key))
+    def users(kind: str) -> list[Manifest]:
+        return sorted((m for m in manifests if m.kind == kind and (
+            cluster is None or m.cluster == cluster) and any(
+            r.key == td.key for r in registry[kind].references(m))), key=lambda m: str(m.key))
+
+    services = users(SERVICE)
     if not services:
+        # a batch's definition: its schedule's target says where and how it runs (the same
+        # field names in EventBridge's EcsParameters as in RunTask)
+        scheduled = [m for m in users(SCHEDULED) if isinstance(
+            (m.spec.get("target") or {}).get("ecsParameters"), dict)]
+        if scheduled and len({m.cluster for m in scheduled}) == 1:
+            rule = scheduled[0]
+            ecs = rule.spec["target"]["ecsParameters"]
+            spec = {"taskDefinition": name, **{k: clone(ecs[k]) for k in FROM_SERVICE
+                                               if k in ecs}}
+            return _job_like(td, str(rule.cluster), spec), [
+                f"networked and placed like {rule.key} (no Service runs it)"]
         if cluster is None:
             raise RunError(f"no Service runs TaskDefinition/{name}, so nothing says where and "
                            "how to network its task: give --cluster (it then runs on the "
