@@ -129,6 +129,8 @@ class Rollout:
         if self.phase is Phase.STARTED:
             tasks = (f": {self.running or 0}/{self.requested} tasks running"
                      if self.requested else "")
+            if self.source is None:  # a service's first deployment replaces nothing
+                return f"started: {new} ({self.strategy}){tasks}"
             return f"started: {new} replacing {old} ({self.strategy}){tasks}"
         if self.phase is Phase.TEST_TRAFFIC:
             return f"test traffic on {new}"
@@ -140,9 +142,11 @@ class Rollout:
                 return f"linear: {_pct(share)} of traffic on {new}"
             return f"shifting all traffic to {new}"
         if self.phase is Phase.BAKING:
+            if self.source is None:
+                return f"baking: {new} serves all traffic"
             return f"baking: {new} serves all traffic, {old} kept for a rollback"
         if self.phase is Phase.CLEANING_UP:
-            return f"cleaning up {old}"
+            return f"cleaning up {old}" if self.source is not None else f"finishing {new}"
         if self.phase is Phase.SUCCEEDED:
             return f"succeeded: {new} serves all traffic"
         why = f": {self.cause}" if self.cause else ""

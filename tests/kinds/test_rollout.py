@@ -57,6 +57,20 @@ def test_a_canary_moves_through_its_phases_in_words_people_read() -> None:
     assert done is not None and done.ok and done.health() == (Health.HEALTHY, "")
 
 
+def test_a_first_deployment_replaces_nothing_and_says_so() -> None:
+    """A new service's first deployment has no source revision: nothing is replaced, kept
+    for a rollback or cleaned up."""
+    first = {**moving("SCALE_UP", 0.0), "sourceServiceRevisions": []}
+    started = judge(KEY, service(first))
+    assert started is not None and started.source is None
+    assert started.summary == "started: api:12 (CANARY): 4/4 tasks running"
+    baking = judge(KEY, service({**first, "lifecycleStage": "BAKE_TIME"}))
+    assert baking is not None and baking.summary == "baking: api:12 serves all traffic"
+    second = judge(KEY, service(moving("SCALE_UP", 0.0)))
+    assert second is not None and second.summary == (
+        "started: api:12 replacing api:11 (CANARY): 4/4 tasks running")
+
+
 def test_a_rollback_says_which_revision_why_and_what_git_asked_for() -> None:
     rolled = {**moving("BAKE_TIME", 0.0, status="ROLLBACK_SUCCESSFUL"),
               "rollback": {"reason": "rolled back", "serviceRevisionArn": REV + "11"},
