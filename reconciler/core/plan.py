@@ -9,6 +9,7 @@ AWS holds, by any replica, after any restart.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -180,15 +181,22 @@ def with_dependencies(manifests: list[Manifest], targets: set[ResourceKey],
     """The targeted manifests and everything they depend on, transitively (a Service's task
     definition must be planned for its reference to resolve), in their original order."""
     by_key = {m.key: m for m in manifests}
-    chosen: set[ResourceKey] = set()
-    todo = [k for k in targets if k in by_key]
+    chosen = _reached((k for k in targets if k in by_key), lambda key: (
+        k for k in depends_on(by_key[key], registry) if k in by_key))
+    return [m for m in manifests if m.key in chosen]
+
+
+def _reached(start: Iterable[ResourceKey],
+             follow: Callable[[ResourceKey], Iterable[ResourceKey]]) -> set[ResourceKey]:
+    """`start` and every key `follow` leads to from it, transitively."""
+    found: set[ResourceKey] = set()
+    todo = list(start)
     while todo:
         key = todo.pop()
-        if key in chosen:
-            continue
-        chosen.add(key)
-        todo.extend(k for k in depends_on(by_key[key], registry) if k in by_key)
-    return [m for m in manifests if m.key in chosen]
+        if key not in found:
+            found.add(key)
+            todo.extend(follow(key))
+    return found
 
 
 def _needed(dependency: Change, registry: Registry) -> bool:
@@ -210,17 +218,13 @@ def targeted(changes: list[Change], targets: set[ResourceKey], registry: Registr
     cluster that differs from git is not a service's business (an untargeted pass has it);
     deletes (an explicit --prune) stay."""
     by_key = {c.key: c for c in changes}
-    keep: set[ResourceKey] = set()
-    todo = [k for k in targets if k in by_key]
-    while todo:
-        key = todo.pop()
-        if key in keep:
-            continue
-        keep.add(key)
+
+    def needed(key: ResourceKey) -> Iterable[ResourceKey]:
         m = by_key[key].manifest
-        if m is not None:
-            todo.extend(k for k in depends_on(m, registry)
-                        if k in by_key and _needed(by_key[k], registry))
+        return () if m is None else (k for k in depends_on(m, registry)
+                                     if k in by_key and _needed(by_key[k], registry))
+
+    keep = _reached((k for k in targets if k in by_key), needed)
     return [c for c in changes if c.key in keep or c.action is Action.DELETE]
 
 
