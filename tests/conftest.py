@@ -16,14 +16,16 @@ Two session-wide pieces besides:
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -31,6 +33,9 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.embedded import EmbeddedAws, network_ids, seed_network
+
+if TYPE_CHECKING:
+    from reconciler.controller.loop import Controller
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "tests" / "fixtures" / "manifests"
@@ -170,6 +175,23 @@ def examples(tmp_path: Path, aws: EmbeddedAws) -> Path:
     shutil.copytree(EXAMPLES, root)
     seed_for(aws, root)
     return root
+
+
+async def wait_for(condition: Callable[..., Any], timeout: float = 60.0) -> None:
+    """Until the system under test makes `condition` true (the timeout only stops a hung
+    test; it is not what is tested)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)
+
+
+async def deliver(controller: Controller) -> None:
+    """Every alert the controller queued, delivered to the Slack receiver."""
+    worker = asyncio.create_task(controller.notifier.run())
+    await asyncio.wait_for(controller.notifier.flush(), 30)
+    worker.cancel()
 
 
 def cli(*args: str) -> Result:

@@ -3,10 +3,8 @@ user agent of the tool they use), the queue's depth, and a controller watching t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +80,3 @@ def send(url: str, bodies: list[str]) -> None:
         sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start:start + 10])])
 
-
-async def wait_for(condition: Any, timeout: float = 30.0) -> None:
-    """Wait for a condition the system under test will make true (not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.01)

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.embedded import EmbeddedAws, seed_network
 from reconciler.embedded.clock import CLOCK
-from tests.conftest import REGION
+from tests.conftest import REGION, deliver, wait_for
 
 if TYPE_CHECKING:
-    from reconciler.controller.loop import Controller
+    pass
 
 NET = "{awsvpcConfiguration: {subnets: [subnet-0a1], securityGroups: [sg-0c3]}}"
 
@@ -120,20 +119,8 @@ def fast_clock(speed: float = 2000.0) -> Iterator[None]:
         CLOCK.set_speed(1.0)
 
 
-async def deliver(controller: Controller) -> None:
-    """Every alert the controller queued, delivered to the Slack receiver."""
-    worker = asyncio.create_task(controller.notifier.run())
-    await asyncio.wait_for(controller.notifier.flush(), 30)
-    worker.cancel()
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Until the system under test makes `condition` true (not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 __all__ = ["deliver", "embedded_now", "fast_clock", "seed", "sleep_on_embedded_clock",

@@ -24,7 +24,7 @@ from reconciler.edges.http import make_app, sign, start
 from reconciler.edges.slack import Alert, Notifier, WebhookSink
 from reconciler.embedded import EmbeddedAws
 from reconciler.embedded.clock import CLOCK
-from tests.conftest import EXAMPLES, REGION, SlackReceiver, push, seed_for
+from tests.conftest import EXAMPLES, REGION, SlackReceiver, deliver, push, seed_for, wait_for
 
 SECRET = "s3cret-webhook"
 
@@ -54,10 +54,6 @@ def set_config(work: Path, **values: Any) -> None:
     path.write_text(text)
 
 
-async def deliver(controller: Controller) -> None:
-    worker = asyncio.create_task(controller.notifier.run())
-    await asyncio.wait_for(controller.notifier.flush(), 30)
-    worker.cancel()
 
 
 def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None
@@ -87,13 +83,6 @@ async def served(remote: tuple[Path, Path], tmp_path: Path, slack: SlackReceiver
     await runner.cleanup()
 
 
-async def wait_for(condition: Any, timeout: float = 60.0) -> None:
-    """Wait for a condition the system under test will make true (not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
 
 
 def webhook(port: int, ref: str = "refs/heads/main", secret: str = SECRET,

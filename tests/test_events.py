@@ -28,7 +28,7 @@ from reconciler.core.manifest import ResourceKey
 from reconciler.edges.git import LocalSource
 from reconciler.edges.slack import BotSink, Notifier, WebhookSink
 from reconciler.embedded import EmbeddedAws
-from tests.conftest import SlackReceiver, cli, seed_for
+from tests.conftest import SlackReceiver, cli, seed_for, wait_for
 from tests.support_events import (
     CLI,
     CONSOLE,
@@ -38,7 +38,6 @@ from tests.support_events import (
     send,
     small_estate,
     update_service_record,
-    wait_for,
 )
 
 CLUSTER = "accounting-prd"

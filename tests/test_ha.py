@@ -18,8 +18,7 @@ from reconciler.controller.loop import Controller, Settings
 from reconciler.edges.git import GitSource
 from reconciler.edges.slack import Notifier, WebhookSink
 from reconciler.embedded import EmbeddedAws
-from tests.conftest import EXAMPLES, SlackReceiver, ensure_lease_table, push, seed_for
-from tests.test_controller import wait_for
+from tests.conftest import EXAMPLES, SlackReceiver, ensure_lease_table, push, seed_for, wait_for
 
 LEASE = 0.6  # seconds on the injected clock; also sets how often the replicas try (real time)
 

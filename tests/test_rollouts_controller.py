@@ -22,7 +22,7 @@ from reconciler.edges.slack import BotSink, Notifier
 from reconciler.embedded import EmbeddedAws
 from reconciler.embedded.clock import CLOCK
 from reconciler.kinds._rollout import Phase
-from tests.conftest import SlackReceiver
+from tests.conftest import SlackReceiver, deliver
 from tests.support_rollouts import CANARY, clock_speed, estate, release
 
 
@@ -118,9 +118,7 @@ async def test_rollouts_move_in_one_message_status_and_metrics_and_a_rollback_is
         assert status.health_reason.startswith(
             "rolled back to web:2: circuit breaker: 3 tasks failed (threshold 3); git asks "
             "for web:3 (git revision local-")
-    worker = asyncio.create_task(controller.notifier.run())
-    await asyncio.wait_for(controller.notifier.flush(), 30)
-    worker.cancel()
+    await deliver(controller)
     await runner.cleanup()
 
     posts, updates = _messages(slack, "Rollout of Service/rollouts/web")

@@ -25,7 +25,7 @@ from reconciler.embedded.clock import CLOCK
 from reconciler.embedded.network import seed_network
 from reconciler.embedded.patches import tasks as sim
 from reconciler.sync.runs import Observer, look
-from tests.conftest import REGION, SlackReceiver, cli, seed_for
+from tests.conftest import REGION, SlackReceiver, cli, deliver, seed_for
 from tests.support_schedules import advance_to, next_one_am, write_estate
 
 
@@ -36,10 +36,6 @@ def controller(root: Path, slack: SlackReceiver) -> tuple[Controller, Watchdog]:
         resync_interval=3600, fetch_interval=3600), extensions=[watchdog]), watchdog
 
 
-async def delivered(c: Controller) -> None:
-    worker = asyncio.create_task(c.notifier.run())
-    await asyncio.wait_for(c.notifier.flush(), 30)
-    worker.cancel()
 
 
 def retries(ecs: Any) -> list[dict[str, Any]]:
@@ -71,7 +67,7 @@ async def test_failed_and_missed_runs_alerted_once_retried_once_across_a_restart
         await dog.check(first)  # close missed for capacity: alerted, re-run on FARGATE
         await dog.check(first)  # nothing new
         assert [t["capacityProviderName"] for t in retries(ecs)] == ["FARGATE"]
-        await delivered(first)
+        await deliver(first)
 
         second, dog2 = controller(root, slack)  # a restart while the retry runs
         await second.run_pass(trigger="fetch")
@@ -80,7 +76,7 @@ async def test_failed_and_missed_runs_alerted_once_retried_once_across_a_restart
         CLOCK.advance(sim.PENDING + sim.DEFAULT_RUNTIME + 5)
         await dog2.check(second)  # the retry succeeded
         await dog2.check(second)
-        await delivered(second)
+        await deliver(second)
     finally:
         sim.unavailable()
 
