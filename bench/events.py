@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fleet import CLUSTER, GROUPS, SUBNETS, write_fleet
-from bench.run import REPO, ProxyThread, scenario
+from bench.run import ProxyThread, scenario
 
 REGION = "eu-west-1"
 CONSOLE = "console.amazonaws.com"
@@ -185,20 +184,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    from bench.run import _env
+    from bench.run import _env, embedded_aws
 
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-events-") as tmp:
         root = Path(tmp) / "fleet"
         sizes = write_fleet(root, args.services)
-        cmd = [sys.executable, "-m", "reconciler.embedded"]
-        for sn in SUBNETS:
-            cmd += ["--subnet", sn]
-        for sg in GROUPS:
-            cmd += ["--security-group", sg]
-        moto = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_env(""), cwd=REPO)
-        try:
-            assert moto.stdout is not None
-            url = moto.stdout.readline().strip()
+        with embedded_aws(SUBNETS, GROUPS) as url:
             os.environ.update({k: v for k, v in _env(url).items()
                                if k.startswith(("AWS_", "RECONCILER_"))})
             os.environ["RECONCILER_API_QUOTAS"] = "documented"
@@ -215,9 +206,6 @@ def main(argv: list[str] | None = None) -> None:
             out = asyncio.run(measure(root, args.services, sizes["resources"], queue,
                                       args.edits, args.steady, min(args.burst, args.services)))
             proxy.stop()
-        finally:
-            moto.terminate()
-            moto.wait(10)
     out["latency_s"] = args.latency
     print(f"N={args.services} services, {out['resources']} resources, "
           f"{args.latency * 1000:.0f} ms per request; first full pass {out['first_pass_s']} s")

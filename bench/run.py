@@ -27,6 +27,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +187,24 @@ def _env(endpoint: str, quotas: str = "off", cache: Path | None = None) -> dict[
     return env
 
 
+@contextmanager
+def embedded_aws(subnets: Iterable[str], groups: Iterable[str]) -> Iterator[str]:
+    """The embedded AWS in a process of its own (the reconciler's measured CPU is not shared
+    with moto's), its network seeded: its URL, until the block ends."""
+    args = [sys.executable, "-m", "reconciler.embedded"]
+    for sn in subnets:
+        args += ["--subnet", sn]
+    for sg in groups:
+        args += ["--security-group", sg]
+    moto = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=_env(""), cwd=REPO)
+    try:
+        assert moto.stdout is not None
+        yield moto.stdout.readline().strip()
+    finally:
+        moto.terminate()
+        moto.wait(10)
+
+
 def scenario(name: str, root: Path, endpoint: str, on_warm: Any = None,
              quotas: str = "off", call_log: Path | None = None,
              cache: Path | None = None, extra: dict[str, str] | None = None) -> dict[str, Any]:
@@ -322,15 +342,7 @@ class Bench:
 
     def run(self, throttle: float, naive_limit: int, only: set[str] | None = None) -> None:
         """Measure every plan (or those labelled in `only`, without the read paths' checks)."""
-        args = [sys.executable, "-m", "reconciler.embedded"]
-        for sn in SUBNETS:
-            args += ["--subnet", sn]
-        for sg in GROUPS:
-            args += ["--security-group", sg]
-        moto = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=_env(""), cwd=REPO)
-        try:
-            assert moto.stdout is not None
-            url = moto.stdout.readline().strip()
+        with embedded_aws(SUBNETS, GROUPS) as url:
             self._apply(url)  # moto has no quotas: set-up is not paced
             proxy = ProxyThread(int(url.rsplit(":", 1)[1]), self.latency)
             endpoint = f"http://127.0.0.1:{proxy.port}"
@@ -362,9 +374,6 @@ class Bench:
             for e in edits:
                 print(f"N={self.n}: by hand: {e}", file=sys.stderr, flush=True)
             self.agree("adopted, then edited by hand (" + "; ".join(edits) + ")", url)
-        finally:
-            moto.terminate()
-            moto.wait(10)
 
     def _apply(self, url: str) -> None:
         setup = scenario("apply", self.root, url)
@@ -386,18 +395,10 @@ def examples_agree(tmp: Path) -> list[Agreement]:
     from reconciler.kinds import load_tree
 
     root = REPO / "manifests"
-    tree = load_tree(root)
+    tree = load_tree(root, region=REGION)
     subnets, groups = network_ids([m.spec for m in tree.manifests])
-    args = [sys.executable, "-m", "reconciler.embedded"]
-    for sn in subnets:
-        args += ["--subnet", sn]
-    for sg in groups:
-        args += ["--security-group", sg]
-    moto = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=_env(""), cwd=REPO)
     found: list[Agreement] = []
-    try:
-        assert moto.stdout is not None
-        url = moto.stdout.readline().strip()
+    with embedded_aws(subnets, groups) as url:
         setup = scenario("apply", root, url)
         if setup.get("failed"):
             raise RuntimeError(f"set-up failed: {setup['failed'][:5]}")
@@ -406,9 +407,6 @@ def examples_agree(tmp: Path) -> list[Agreement]:
         edits = hand_edits(Clients.to(url, REGION, KEY), families[:3])
         found.append(compare("manifests/, edited by hand (" + "; ".join(edits) + ")", root,
                              url, tmp / "examples-1"))
-    finally:
-        moto.terminate()
-        moto.wait(10)
     for a in found:
         print(a.line(), file=sys.stderr, flush=True)
     return found

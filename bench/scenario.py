@@ -46,7 +46,7 @@ async def cold(root: Path) -> dict[str, Any]:
     made = _record_calls(aws) if os.environ.get(CALL_LOG) else None
     started = time.perf_counter()
     marks = _timeline(aws, started)
-    tree = load_tree(root)
+    tree = load_tree(root, region=aws.region)
     marks["loaded"] = time.perf_counter() - started
     planned = await run(tree, aws, Options(on_plan=lambda _r: marks.update(
         planned=time.perf_counter() - started)))
@@ -137,7 +137,7 @@ async def steady(root: Path) -> dict[str, Any]:
 async def naive(root: Path) -> dict[str, Any]:
     """The baseline: one describe per resource, one call at a time, no cache."""
     aws = Aws(max_in_flight=1)
-    tree = load_tree(root)
+    tree = load_tree(root, region=aws.region)
     started = time.perf_counter()
     for m in tree.manifests:
         if m.kind == "Cluster":
@@ -165,7 +165,7 @@ async def apply(root: Path) -> dict[str, Any]:
 
     aws = Aws(max_in_flight=32)
     started = time.perf_counter()
-    result = await run(load_tree(root), aws, Options(apply=True))
+    result = await run(load_tree(root, region=aws.region), aws, Options(apply=True))
     assert result.applied is not None
     failed = [f"{o.change.key}: {o.error}" for o in result.applied.failed]
     return {"seconds": time.perf_counter() - started, "calls": dict(aws.calls),
